@@ -1,0 +1,70 @@
+// Type-aware lint with zero warnings, plus the dependency-direction rule of docs/internals.md:
+// core folders never import adapters, sockets or native bindings.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const CORE_FORBIDDEN_NODE = ['node:net', 'node:tls', 'node:http', 'node:https', 'node:dgram', 'node:child_process'];
+
+/** Build a no-restricted-imports rule that forbids importing the given project folders. */
+function forbid(folders, extraPaths = [], extraPatterns = []) {
+  return [
+    'error',
+    {
+      paths: extraPaths.map((name) => ({ name, message: 'core code must not touch I/O adapters (see docs/internals.md)' })),
+      patterns: [
+        ...folders.map((folder) => ({
+          group: [`**/${folder}/*`, `**/${folder}`],
+          message: `dependencies point inward: this folder must not import src/${folder} (see docs/internals.md)`,
+        })),
+        ...extraPatterns,
+      ],
+    },
+  ];
+}
+
+const ADAPTERS = ['capture', 'bus', 'store', 'api', 'ai', 'cli'];
+const ADAPTER_LIBS = [{ group: ['nats', '@nats-io/*', '@clickhouse/*', '@duckdb/*', 'fastify', 'thrift'], message: 'adapters only' }];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'samples/**', 'src/wire/gen/**', 'web/dist/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['src/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(
+        ['config', 'decode', 'engine', 'query', 'alerting', ...ADAPTERS],
+        ['node:fs', 'node:fs/promises', ...CORE_FORBIDDEN_NODE],
+        ADAPTER_LIBS,
+      ),
+    },
+  },
+  {
+    files: ['src/decode/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(['config', 'engine', 'query', 'alerting', ...ADAPTERS], ['node:fs', 'node:fs/promises', ...CORE_FORBIDDEN_NODE], ADAPTER_LIBS),
+    },
+  },
+  {
+    files: ['src/engine/**/*.ts', 'src/query/**/*.ts', 'src/alerting/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(ADAPTERS, CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
+  },
+  {
+    files: ['src/config/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['decode', 'engine', 'query', 'alerting', ...ADAPTERS], CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
+  },
+  {
+    files: ['src/store/**/*.ts', 'src/capture/**/*.ts', 'src/bus/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['cli', 'api', 'ai']) },
+  },
+);

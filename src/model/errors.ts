@@ -1,0 +1,63 @@
+/**
+ * Every error NetSpectra reports to a user carries a stable code (listed with its fix in
+ * docs/errors.md; a test keeps both in sync), a readable message and, where there is one, the cause.
+ */
+
+export const ErrorCodes = {
+  // Capture files
+  NS_ERR_CAPTURE_OPEN: 'a capture file could not be opened or read',
+  NS_ERR_CAPTURE_FORMAT: 'the input is not a pcap, pcapng or gzip-compressed capture',
+  NS_ERR_CAPTURE_GZIP: 'the gzip stream of a compressed capture is damaged',
+  NS_ERR_PCAP_BAD_HEADER: 'the pcap file header is invalid (version, snaplen)',
+  NS_ERR_PCAP_TRUNCATED: 'the capture ends inside a record header or record data',
+  NS_ERR_PCAP_RECORD_TOO_LARGE: 'a record declares a captured length larger than the limit',
+  NS_ERR_PCAPNG_BAD_BLOCK: 'a pcapng block has an invalid length, trailer or byte-order magic',
+  NS_ERR_PCAPNG_TRUNCATED: 'the capture ends inside a pcapng block',
+  NS_ERR_PCAPNG_BAD_INTERFACE: 'a pcapng packet refers to an interface that was not described',
+  // Configuration
+  NS_ERR_CONFIG_READ: 'the configuration file could not be read',
+  NS_ERR_CONFIG_PARSE: 'the configuration file is not valid YAML',
+  NS_ERR_CONFIG_UNKNOWN_KEY: 'the configuration has a key the schema does not know',
+  NS_ERR_CONFIG_INVALID_VALUE: 'a configuration value has the wrong type or is out of range',
+  NS_ERR_CONFIG_ENV: 'a ${VAR} reference names an unset environment variable, or .env is malformed',
+  // Command line
+  NS_ERR_USAGE: 'the command line is invalid',
+  // Engine
+  NS_ERR_WORKER_FAILED: 'an engine worker thread failed',
+  // Storage
+  NS_ERR_STORE_OPEN: 'the embedded store could not be opened or created',
+  NS_ERR_STORE_WRITE: 'a snapshot could not be written to a store or file writer',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Where in an input the problem was found. */
+export interface ErrorLocation {
+  /** File name (or stream name) of the input. */
+  readonly file?: string;
+  /** Byte offset in the (decompressed) input where the faulty structure starts. */
+  readonly offset?: number;
+  /** Configuration key path, e.g. `aggregator.sketch.tasks[1].width`. */
+  readonly key?: string;
+}
+
+export class NetSpectraError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; location?: ErrorLocation } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NetSpectraError';
+    this.code = code;
+    this.location = options.location ?? {};
+  }
+
+  /** One line for a terminal: `CODE: message`. */
+  toDisplayString(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+export function isNetSpectraError(value: unknown): value is NetSpectraError {
+  return value instanceof NetSpectraError;
+}
