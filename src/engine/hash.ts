@@ -46,17 +46,12 @@ export function murmur3Bytes(bytes: Uint8Array, seed: number): number {
     h = mixH(h, bytes[j]! | (bytes[j + 1]! << 8) | (bytes[j + 2]! << 16) | (bytes[j + 3]! << 24));
   }
   const tailAt = blocks * 4;
-  let k = 0;
-  switch (bytes.length & 3) {
-    case 3:
-      k ^= bytes[tailAt + 2]! << 16;
-    // falls through
-    case 2:
-      k ^= bytes[tailAt + 1]! << 8;
-    // falls through
-    case 1:
-      k ^= bytes[tailAt]!;
-      h ^= mixK(k);
+  const tail = bytes.length & 3;
+  if (tail > 0) {
+    let k = bytes[tailAt]!;
+    if (tail > 1) k ^= bytes[tailAt + 1]! << 8;
+    if (tail > 2) k ^= bytes[tailAt + 2]! << 16;
+    h ^= mixK(k);
   }
   return finalize(h, bytes.length);
 }
