@@ -1,0 +1,86 @@
+/**
+ * Snapshots: read-only copies of task state handed from the engine to writers and reports. Plain,
+ * structured-cloneable data (typed arrays for flows), so they cross worker-thread boundaries.
+ */
+import type { KeyFieldName } from './flow.js';
+
+/** Absolute time: whole seconds since the Unix epoch (UTC) and nanoseconds within the second. */
+export interface Timestamp {
+  seconds: number;
+  nanos: number;
+}
+
+/** Every flow of one exact task, column-wise. Keys are `keyWords` 32-bit words each (see engine/flow-key.ts). */
+export interface FlowColumns {
+  count: number;
+  keyWords: number;
+  keys: Uint32Array;
+  packets: Float64Array;
+  bytes: Float64Array;
+  firstSeconds: Float64Array;
+  firstNanos: Uint32Array;
+  lastSeconds: Float64Array;
+  lastNanos: Uint32Array;
+}
+
+export interface ExactTaskSnapshot {
+  kind: 'exact';
+  name: string;
+  keyFields: KeyFieldName[];
+  memoryBytes: number;
+  flows: FlowColumns;
+}
+
+/** A flow key as people and JSON see it: only the task's own fields are present. */
+export interface KeyObject {
+  SrcIP?: string;
+  DstIP?: string;
+  SrcPort?: number;
+  DstPort?: number;
+  Protocol?: number;
+}
+
+export interface SketchEntry {
+  flow: KeyObject;
+  /** The key as one line (`Flow` column): field values joined by `,`. */
+  flowText: string;
+  value: number;
+}
+
+export interface HeavyHitterSnapshot {
+  kind: 'heavy_hitter';
+  name: string;
+  flowFields: KeyFieldName[];
+  memoryBytes: number;
+  /** Flows whose packet-count estimate reaches count_thereshold, largest first. */
+  byCount: SketchEntry[];
+  /** Flows whose byte estimate reaches size_thereshold, largest first. */
+  bySize: SketchEntry[];
+}
+
+export interface SuperSpreaderSnapshot {
+  kind: 'super_spreader';
+  name: string;
+  flowFields: KeyFieldName[];
+  elementFields: KeyFieldName[];
+  memoryBytes: number;
+  /** Flows whose distinct-element estimate reaches count_thereshold, largest first. */
+  spreaders: SketchEntry[];
+}
+
+export type SketchSnapshot = HeavyHitterSnapshot | SuperSpreaderSnapshot;
+export type TaskSnapshot = ExactTaskSnapshot | SketchSnapshot;
+
+export type TaskGroupName = 'exact' | 'sketch';
+
+/** One snapshot of one task group, as a writer receives it. */
+export interface GroupSnapshot {
+  group: TaskGroupName;
+  /** Snapshot time: packet time in offline analysis, wall-clock time live. */
+  time: Timestamp;
+  /** Identifies the measurement period (its start time in whole seconds since the epoch). */
+  periodId: number;
+  /** Why the snapshot was taken. */
+  reason: 'interval' | 'period-end' | 'final';
+  tasks: TaskSnapshot[];
+}
