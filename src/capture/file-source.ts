@@ -1,0 +1,70 @@
+/**
+ * Capture files as a stream of large chunks for CaptureDecoder, gunzipped on the fly when the file
+ * starts with the gzip magic (1f 8b), so `.pcap.gz` and `.pcapng.gz` work without a temporary file.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { NetSpectraError } from '../model/errors.js';
+
+/** Read size: large reads amortise the per-chunk cost of the stream and the decoder. */
+export const CAPTURE_READ_CHUNK_BYTES = 1024 * 1024;
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/** Yield the (decompressed) bytes of a capture file. Errors are NetSpectraErrors naming the file. */
+export async function* openCaptureFile(path: string): AsyncIterable<Uint8Array> {
+  let gzipped: boolean;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = new Uint8Array(2);
+      const { bytesRead } = await handle.read(head, 0, 2, 0);
+      gzipped = bytesRead === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+    } finally {
+      await handle.close();
+    }
+  } catch (cause) {
+    throw openError(path, cause);
+  }
+  const file = createReadStream(path, { highWaterMark: CAPTURE_READ_CHUNK_BYTES });
+  let stream: Readable = file;
+  if (gzipped) {
+    const gunzip = createGunzip({ chunkSize: CAPTURE_READ_CHUNK_BYTES });
+    // pipe() does not forward errors: a read error of the file must end the gunzip stream too.
+    file.on('error', (cause) => gunzip.destroy(cause));
+    stream = file.pipe(gunzip);
+  }
+  let offset = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      offset += chunk.length;
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+  } catch (cause) {
+    if (gzipped && !isFileSystemError(cause)) {
+      throw new NetSpectraError('NS_ERR_CAPTURE_GZIP', `${path}: the gzip stream is damaged after ${offset} decompressed bytes: ${describe(cause)}`, {
+        cause,
+        location: { file: path, offset },
+      });
+    }
+    throw openError(path, cause);
+  } finally {
+    file.destroy();
+    stream.destroy();
+  }
+}
+
+function openError(path: string, cause: unknown): NetSpectraError {
+  return new NetSpectraError('NS_ERR_CAPTURE_OPEN', `${path}: cannot read the capture file: ${describe(cause)}`, { cause, location: { file: path } });
+}
+
+function isFileSystemError(cause: unknown): boolean {
+  return cause instanceof Error && 'syscall' in cause;
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
