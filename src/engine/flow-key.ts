@@ -8,19 +8,13 @@
  * `family` is 0 when the key holds no address; `protocol` is 0 when Protocol is not a key field.
  */
 import type { PacketBatch } from '../model/packet.js';
+import type { KeyObject } from '../model/snapshot.js';
+import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
 import { formatAddressWords } from '../model/ip.js';
 
-export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'] as const;
-export type KeyField = (typeof KEY_FIELDS)[number];
-
-/** A key rendered for people and JSON: only the spec's own fields are present. */
-export interface KeyObject {
-  SrcIP?: string;
-  DstIP?: string;
-  SrcPort?: number;
-  DstPort?: number;
-  Protocol?: number;
-}
+export const KEY_FIELDS = KEY_FIELD_NAMES;
+export type KeyField = KeyFieldName;
+export type { KeyObject };
 
 export class KeySpec {
   readonly fields: readonly KeyField[];

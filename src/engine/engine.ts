@@ -1,0 +1,301 @@
+/**
+ * The engine: fans packet batches out to the task units of a pool of worker threads
+ * (`aggregator.num_workers`), or runs them on the calling thread when `workers` is 0.
+ *
+ * Batches are SharedArrayBuffers shared read-only with every worker (no copy); a batch goes back
+ * to the pool when every worker has answered for it. Each worker handles its messages in order, so
+ * a snapshot or reset requested after a batch always sees that batch.
+ */
+import { Worker } from 'node:worker_threads';
+import { NetSpectraError } from '../model/errors.js';
+import { BatchPool, DEFAULT_BATCH_CAPACITY, type PacketBatch } from '../model/packet.js';
+import type { ExactTaskSnapshot, FlowColumns, TaskSnapshot } from '../model/snapshot.js';
+import { TaskRunner } from './task-runner.js';
+import { planUnits, type EngineTasks } from './task-plan.js';
+import type { FromWorker, ToWorker, UnitStats, WorkerInit } from './worker-protocol.js';
+
+export interface EngineOptions {
+  tasks: EngineTasks;
+  /** Worker threads; 0 runs every task on the calling thread. @default os.availableParallelism() */
+  workers: number;
+  /** Packets per batch. @default 8192 */
+  batchCapacity?: number;
+  /** Batches handed to workers and not yet finished before `submit` waits. @default 16 */
+  maxInFlight?: number;
+}
+
+export interface TaskStats {
+  name: string;
+  kind: 'exact' | 'sketch';
+  memoryBytes: number;
+  /** Exact tasks: distinct keys; sketches: 0. */
+  flows: number;
+}
+
+interface Pending {
+  remaining: number;
+  resolve: (replies: FromWorker[]) => void;
+  reject: (error: Error) => void;
+  replies: FromWorker[];
+}
+
+export class Engine implements AsyncDisposable {
+  readonly pool: BatchPool;
+  readonly #options: EngineOptions;
+  readonly #workers: Worker[] = [];
+  #inline: TaskRunner | undefined;
+  readonly #pending = new Map<number, Pending>();
+  readonly #batchesInFlight = new Map<number, PacketBatch>();
+  #nextId = 1;
+  #failure: NetSpectraError | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #started = false;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.pool = new BatchPool(options.batchCapacity ?? DEFAULT_BATCH_CAPACITY, options.workers > 0);
+  }
+
+  get workerCount(): number {
+    return this.#options.workers;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    if (this.#options.workers <= 0) {
+      this.#inline = new TaskRunner(planUnits(this.#options.tasks, 1)[0]!);
+      return;
+    }
+    const plan = planUnits(this.#options.tasks, this.#options.workers);
+    const ready: Promise<void>[] = [];
+    plan.forEach((units, workerIndex) => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { workerIndex, units } satisfies WorkerInit });
+      this.#workers.push(worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const onReady = (message: FromWorker): void => {
+            if (message.type === 'ready') {
+              worker.off('message', onReady);
+              resolve();
+            }
+          };
+          worker.on('message', onReady);
+          worker.once('error', reject);
+        }),
+      );
+      worker.on('message', (message: FromWorker) => this.#onMessage(message));
+      worker.on('error', (error) => this.#fail(error));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.#fail(new Error(`worker ${workerIndex} exited with code ${code}`));
+      });
+    });
+    await Promise.all(ready);
+  }
+
+  /**
+   * Hand a batch to the tasks. The engine owns it from here and returns it to `pool` when done.
+   * Resolves once the batch is queued; waits while too many batches are in flight.
+   */
+  async submit(batch: PacketBatch): Promise<void> {
+    this.#throwIfFailed();
+    if (batch.count === 0) {
+      this.pool.release(batch);
+      return;
+    }
+    if (this.#inline !== undefined) {
+      this.#inline.ingest(batch);
+      this.pool.release(batch);
+      return;
+    }
+    const maxInFlight = this.#options.maxInFlight ?? 16;
+    while (this.#batchesInFlight.size >= maxInFlight) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+      this.#throwIfFailed();
+    }
+    const id = this.#nextId++;
+    this.#batchesInFlight.set(id, batch);
+    const done = this.#expect(id);
+    done.then(
+      () => {
+        this.#batchesInFlight.delete(id);
+        this.pool.release(batch);
+        this.#wakeOne();
+      },
+      () => {
+        this.#batchesInFlight.delete(id);
+        this.#wakeAll();
+      },
+    );
+    this.#broadcast({ type: 'batch', id, buffer: batch.buffer as SharedArrayBuffer, capacity: batch.capacity, count: batch.count });
+  }
+
+  /** Snapshots of the named tasks (all when empty), exact partitions merged, after every batch submitted so far. */
+  async snapshot(taskNames: readonly string[] = []): Promise<TaskSnapshot[]> {
+    this.#throwIfFailed();
+    if (this.#inline !== undefined) return this.#inline.snapshot(taskNames);
+    const id = this.#nextId++;
+    const replies = this.#expect(id);
+    this.#broadcast({ type: 'snapshot', id, tasks: [...taskNames] });
+    const snapshots: TaskSnapshot[] = [];
+    for (const reply of await replies) if (reply.type === 'snapshot') snapshots.push(...reply.snapshots);
+    return mergePartitions(snapshots, this.#taskOrder());
+  }
+
+  /** Forget all task state (a new measurement period). */
+  async reset(): Promise<void> {
+    this.#throwIfFailed();
+    if (this.#inline !== undefined) {
+      this.#inline.reset();
+      return;
+    }
+    const id = this.#nextId++;
+    const done = this.#expect(id);
+    this.#broadcast({ type: 'reset', id });
+    await done;
+  }
+
+  /** Memory and flow counts per task (partitions summed). */
+  async stats(): Promise<TaskStats[]> {
+    this.#throwIfFailed();
+    let units: UnitStats[];
+    if (this.#inline !== undefined) {
+      units = this.#inline.stats();
+    } else {
+      const id = this.#nextId++;
+      const replies = this.#expect(id);
+      this.#broadcast({ type: 'stats', id });
+      units = (await replies).flatMap((reply) => (reply.type === 'stats' ? reply.units : []));
+    }
+    const merged = new Map<string, TaskStats>();
+    for (const unit of units) {
+      const into = merged.get(unit.name);
+      if (into === undefined) merged.set(unit.name, { ...unit });
+      else {
+        into.memoryBytes += unit.memoryBytes;
+        into.flows += unit.flows;
+      }
+    }
+    return this.#taskOrder()
+      .map((name) => merged.get(name))
+      .filter((s): s is TaskStats => s !== undefined);
+  }
+
+  async stop(): Promise<void> {
+    const workers = this.#workers.splice(0);
+    await Promise.all(workers.map((w) => w.terminate()));
+    this.#inline = undefined;
+    for (const pending of this.#pending.values()) pending.reject(new NetSpectraError('NS_ERR_WORKER_FAILED', 'the engine was stopped'));
+    this.#pending.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #taskOrder(): string[] {
+    return [...this.#options.tasks.exact.map((t) => t.name), ...this.#options.tasks.sketch.map((t) => t.name)];
+  }
+
+  #expect(id: number): Promise<FromWorker[]> {
+    return new Promise<FromWorker[]>((resolve, reject) => {
+      this.#pending.set(id, { remaining: this.#workers.length, resolve, reject, replies: [] });
+    });
+  }
+
+  #broadcast(message: ToWorker): void {
+    for (const worker of this.#workers) worker.postMessage(message);
+  }
+
+  #onMessage(message: FromWorker): void {
+    if (message.type === 'ready') return;
+    if (message.type === 'error') {
+      this.#fail(new Error(message.message));
+      return;
+    }
+    const pending = this.#pending.get(message.id);
+    if (pending === undefined) return;
+    pending.replies.push(message);
+    if (--pending.remaining === 0) {
+      this.#pending.delete(message.id);
+      pending.resolve(pending.replies);
+    }
+  }
+
+  #fail(cause: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = new NetSpectraError('NS_ERR_WORKER_FAILED', `an engine worker failed: ${cause.message}`, { cause });
+    for (const pending of this.#pending.values()) pending.reject(this.#failure);
+    this.#pending.clear();
+    this.#wakeAll();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #wakeOne(): void {
+    this.#drainWaiters.shift()?.();
+  }
+
+  #wakeAll(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Concatenate the partitions of each exact task (their keys are disjoint) and order tasks as configured. */
+function mergePartitions(snapshots: readonly TaskSnapshot[], order: readonly string[]): TaskSnapshot[] {
+  const byName = new Map<string, TaskSnapshot[]>();
+  for (const s of snapshots) {
+    const list = byName.get(s.name);
+    if (list === undefined) byName.set(s.name, [s]);
+    else list.push(s);
+  }
+  const out: TaskSnapshot[] = [];
+  for (const name of order) {
+    const parts = byName.get(name);
+    if (parts === undefined) continue;
+    const first = parts[0]!;
+    if (first.kind !== 'exact' || parts.length === 1) {
+      out.push(first);
+      continue;
+    }
+    const exactParts = parts as ExactTaskSnapshot[];
+    out.push({
+      ...first,
+      memoryBytes: exactParts.reduce((sum, p) => sum + p.memoryBytes, 0),
+      flows: concatColumns(exactParts.map((p) => p.flows)),
+    });
+  }
+  return out;
+}
+
+export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
+  const count = parts.reduce((sum, p) => sum + p.count, 0);
+  const keyWords = parts[0]?.keyWords ?? 1;
+  const out: FlowColumns = {
+    count,
+    keyWords,
+    keys: new Uint32Array(count * keyWords),
+    packets: new Float64Array(count),
+    bytes: new Float64Array(count),
+    firstSeconds: new Float64Array(count),
+    firstNanos: new Uint32Array(count),
+    lastSeconds: new Float64Array(count),
+    lastNanos: new Uint32Array(count),
+  };
+  let at = 0;
+  for (const p of parts) {
+    out.keys.set(p.keys.subarray(0, p.count * keyWords), at * keyWords);
+    out.packets.set(p.packets.subarray(0, p.count), at);
+    out.bytes.set(p.bytes.subarray(0, p.count), at);
+    out.firstSeconds.set(p.firstSeconds.subarray(0, p.count), at);
+    out.firstNanos.set(p.firstNanos.subarray(0, p.count), at);
+    out.lastSeconds.set(p.lastSeconds.subarray(0, p.count), at);
+    out.lastNanos.set(p.lastNanos.subarray(0, p.count), at);
+    at += p.count;
+  }
+  return out;
+}

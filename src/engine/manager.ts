@@ -1,0 +1,236 @@
+/**
+ * The manager: drives an Engine through time. It owns the two task groups (`exact`, `sketch`),
+ * each with its writers at their own `snapshot_interval`, and the measurement `period`.
+ *
+ * Time is packet time in offline analysis (`clock: 'packet'`): snapshots fall at every interval
+ * of capture time, so results never depend on how fast a file is read. Intervals and periods are
+ * aligned to multiples of their length since the Unix epoch (UTC), e.g. a 60 s interval snapshots at
+ * every whole minute of capture time. A batch that straddles a boundary is split at it.
+ *
+ * Before every period reset a snapshot is taken for every writer (the original threw away what
+ * happened since the last snapshot), and `finish()` takes a final one.
+ *
+ * Writes run behind the packet path: each writer has its own ordered queue, and the packet path
+ * only waits when a writer is more than `maxQueuedSnapshots` behind.
+ */
+import { NetSpectraError } from '../model/errors.js';
+import type { PacketBatch } from '../model/packet.js';
+import type { SnapshotWriter } from '../model/ports.js';
+import type { GroupSnapshot, TaskGroupName, Timestamp } from '../model/snapshot.js';
+import type { Engine } from './engine.js';
+
+export interface ScheduledWriter {
+  writer: SnapshotWriter;
+  /** Milliseconds of (packet) time between snapshots. */
+  intervalMs: number;
+}
+
+export interface TaskGroup {
+  name: TaskGroupName;
+  /** Names of the engine tasks in this group. */
+  taskNames: readonly string[];
+  writers: readonly ScheduledWriter[];
+}
+
+export interface ManagerOptions {
+  engine: Engine;
+  groups: readonly TaskGroup[];
+  /** Measurement period in milliseconds (`aggregator.period`). */
+  periodMs: number;
+  /** Snapshots a writer may have queued before the packet path waits for it. @default 2 */
+  maxQueuedSnapshots?: number;
+  /** Called with every snapshot taken (after it is queued to the writers). */
+  onSnapshot?: (snapshot: GroupSnapshot) => void;
+}
+
+interface WriterState {
+  group: TaskGroup;
+  scheduled: ScheduledWriter;
+  /** Next snapshot time, ms since the epoch. */
+  dueMs: number;
+  queue: Promise<void>;
+  queued: number;
+}
+
+const MS = 1000;
+
+export class Manager {
+  readonly #options: ManagerOptions;
+  readonly #writers: WriterState[] = [];
+  /** Errors of failed writes; the packet path goes on without them. */
+  readonly writeErrors: NetSpectraError[] = [];
+  #periodEndMs = Number.NaN;
+  #periodId = 0;
+  /** Latest packet time seen (max), for the final snapshot's time. */
+  #lastSeconds = Number.NaN;
+  #lastNanos = 0;
+  /** Earliest next event (snapshot or period end), ms. */
+  #nextEventMs = Number.POSITIVE_INFINITY;
+
+  constructor(options: ManagerOptions) {
+    this.#options = options;
+    for (const group of options.groups) {
+      for (const scheduled of group.writers) {
+        this.#writers.push({ group, scheduled, dueMs: Number.NaN, queue: Promise.resolve(), queued: 0 });
+      }
+    }
+  }
+
+  get periodId(): number {
+    return this.#periodId;
+  }
+
+  /** Account a batch (the manager owns it from here), taking every snapshot and reset it crosses. */
+  async ingest(batch: PacketBatch): Promise<void> {
+    const engine = this.#options.engine;
+    let current = batch;
+    while (current.count > 0) {
+      if (Number.isNaN(this.#periodEndMs)) this.#beginClock(current.tsSeconds[0]! * MS + current.tsNanos[0]! / 1e6);
+      const split = this.#firstAtOrAfter(current, this.#nextEventMs);
+      this.#noteLatest(current, split);
+      if (split === current.count) {
+        await engine.submit(current);
+        return;
+      }
+      // Packets from the boundary on go to a fresh batch, after the snapshot.
+      const rest = engine.pool.acquire();
+      for (let i = split; i < current.count; i++) rest.copyPacketFrom(current, i);
+      current.count = split;
+      await engine.submit(current);
+      const at = rest.tsSeconds[0]! * MS + rest.tsNanos[0]! / 1e6;
+      await this.#runEventsUpTo(at);
+      current = rest;
+    }
+    engine.pool.release(current);
+  }
+
+  /** Final snapshot of every group (written to every writer), then wait for all writes. */
+  async finish(): Promise<GroupSnapshot[]> {
+    const time: Timestamp = Number.isNaN(this.#lastSeconds) ? nowTimestamp() : { seconds: this.#lastSeconds, nanos: this.#lastNanos };
+    const finals: GroupSnapshot[] = [];
+    for (const group of this.#options.groups) {
+      const snapshot = await this.#take(group, time, 'final');
+      finals.push(snapshot);
+      for (const state of this.#writers) if (state.group === group) this.#enqueue(state, snapshot);
+    }
+    await Promise.all(this.#writers.map((s) => s.queue));
+    return finals;
+  }
+
+  #beginClock(firstMs: number): void {
+    const period = this.#options.periodMs;
+    const periodStart = Math.floor(firstMs / period) * period;
+    this.#periodEndMs = periodStart + period;
+    this.#periodId = Math.floor(periodStart / MS);
+    for (const state of this.#writers) {
+      const interval = state.scheduled.intervalMs;
+      state.dueMs = (Math.floor(firstMs / interval) + 1) * interval;
+    }
+    this.#updateNextEvent();
+  }
+
+  #updateNextEvent(): void {
+    let next = this.#periodEndMs;
+    for (const state of this.#writers) if (state.dueMs < next) next = state.dueMs;
+    this.#nextEventMs = next;
+  }
+
+  /** Index of the first packet at or after `ms` (count when none). */
+  #firstAtOrAfter(batch: PacketBatch, ms: number): number {
+    const seconds = Math.floor(ms / MS);
+    const nanos = Math.round((ms - seconds * MS) * 1e6);
+    const ts = batch.tsSeconds;
+    const ns = batch.tsNanos;
+    for (let i = 0; i < batch.count; i++) {
+      const s = ts[i]!;
+      if (s > seconds || (s === seconds && ns[i]! >= nanos)) return i;
+    }
+    return batch.count;
+  }
+
+  #noteLatest(batch: PacketBatch, upTo: number): void {
+    for (let i = 0; i < upTo; i++) {
+      const s = batch.tsSeconds[i]!;
+      const n = batch.tsNanos[i]!;
+      if (!(s < this.#lastSeconds || (s === this.#lastSeconds && n <= this.#lastNanos))) {
+        this.#lastSeconds = s;
+        this.#lastNanos = n;
+      }
+    }
+  }
+
+  /** Take every snapshot due at or before `ms`, and the period reset if it is due, in time order. */
+  async #runEventsUpTo(ms: number): Promise<void> {
+    while (this.#nextEventMs <= ms) {
+      const eventMs = this.#nextEventMs;
+      const due = this.#writers.filter((s) => s.dueMs === eventMs);
+      const periodEnds = eventMs === this.#periodEndMs;
+      const time = msToTimestamp(eventMs);
+      for (const group of this.#options.groups) {
+        // at a period end every writer snapshots, whatever its interval
+        const writers = periodEnds ? this.#writers.filter((s) => s.group === group) : due.filter((s) => s.group === group);
+        if (writers.length === 0) continue;
+        const snapshot = await this.#take(group, time, periodEnds ? 'period-end' : 'interval');
+        for (const state of writers) await this.#enqueueWithBackpressure(state, snapshot);
+      }
+      for (const state of due) state.dueMs += state.scheduled.intervalMs;
+      if (periodEnds) {
+        await this.#options.engine.reset();
+        const period = this.#options.periodMs;
+        // skip empty periods in a gap of the capture
+        const nextStart = Math.floor(ms / period) * period;
+        this.#periodEndMs = nextStart + period;
+        this.#periodId = Math.floor(nextStart / MS);
+        for (const state of this.#writers) {
+          const interval = state.scheduled.intervalMs;
+          state.dueMs = (Math.floor(ms / interval) + 1) * interval;
+        }
+      } else {
+        for (const state of this.#writers) {
+          // skip intervals with no packets (a quiet gap in the capture) instead of repeating snapshots
+          if (state.dueMs <= ms) state.dueMs = (Math.floor(ms / state.scheduled.intervalMs) + 1) * state.scheduled.intervalMs;
+        }
+      }
+      this.#updateNextEvent();
+    }
+  }
+
+  async #take(group: TaskGroup, time: Timestamp, reason: GroupSnapshot['reason']): Promise<GroupSnapshot> {
+    const tasks = group.taskNames.length === 0 ? [] : await this.#options.engine.snapshot(group.taskNames);
+    const snapshot: GroupSnapshot = { group: group.name, time, periodId: this.#periodId, reason, tasks };
+    this.#options.onSnapshot?.(snapshot);
+    return snapshot;
+  }
+
+  async #enqueueWithBackpressure(state: WriterState, snapshot: GroupSnapshot): Promise<void> {
+    const limit = this.#options.maxQueuedSnapshots ?? 2;
+    if (state.queued >= limit) await state.queue;
+    this.#enqueue(state, snapshot);
+  }
+
+  #enqueue(state: WriterState, snapshot: GroupSnapshot): void {
+    state.queued++;
+    state.queue = state.queue.then(async () => {
+      try {
+        await state.scheduled.writer.write(snapshot);
+      } catch (error) {
+        this.writeErrors.push(
+          error instanceof NetSpectraError
+            ? error
+            : new NetSpectraError('NS_ERR_STORE_WRITE', `${state.scheduled.writer.description}: ${String(error)}`, { cause: error }),
+        );
+      } finally {
+        state.queued--;
+      }
+    });
+  }
+}
+
+function msToTimestamp(ms: number): Timestamp {
+  const seconds = Math.floor(ms / MS);
+  return { seconds, nanos: Math.round((ms - seconds * MS) * 1e6) };
+}
+
+function nowTimestamp(): Timestamp {
+  return msToTimestamp(Date.now());
+}

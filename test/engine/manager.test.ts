@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../../src/engine/engine.js';
+import { Manager } from '../../src/engine/manager.js';
+import type { SnapshotWriter } from '../../src/model/ports.js';
+import type { ExactTaskSnapshot, GroupSnapshot } from '../../src/model/snapshot.js';
+import { fillBatches, randomPackets, type RandomPacket } from './random-packets.js';
+
+/** A writer that keeps what it is given, so the schedule can be checked. */
+class RecordingWriter implements SnapshotWriter {
+  readonly description = 'recording';
+  readonly snapshots: GroupSnapshot[] = [];
+  started = false;
+  async start(): Promise<void> {
+    this.started = true;
+  }
+  async write(snapshot: GroupSnapshot): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 1)); // writes finish after the packet path moved on
+    this.snapshots.push(snapshot);
+  }
+  async stop(): Promise<void> {}
+}
+
+function packetsTotal(snapshot: GroupSnapshot): number {
+  const task = snapshot.tasks[0] as ExactTaskSnapshot;
+  let sum = 0;
+  for (let i = 0; i < task.flows.count; i++) sum += task.flows.packets[i]!;
+  return sum;
+}
+
+async function run(packets: readonly RandomPacket[], intervalMs: number, periodMs: number, workers: number, batchCapacity = 256) {
+  const engine = new Engine({ workers, batchCapacity, tasks: { exact: [{ name: 'per_src', keyFields: ['SrcIP'], seed: 1 }], sketch: [] } });
+  const writer = new RecordingWriter();
+  const manager = new Manager({ engine, periodMs, groups: [{ name: 'exact', taskNames: ['per_src'], writers: [{ writer, intervalMs }] }] });
+  await engine.start();
+  try {
+    for (const source of fillBatches(packets, batchCapacity)) {
+      const batch = engine.pool.acquire();
+      for (let i = 0; i < source.count; i++) batch.copyPacketFrom(source, i);
+      await manager.ingest(batch);
+    }
+    const finals = await manager.finish();
+    return { writer, finals };
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** In-order packets: exactly one per 10 ms from a whole second. */
+function evenPackets(count: number, start = 1_700_000_000): RandomPacket[] {
+  return randomPackets(count, 5).map((p, i) => ({ ...p, seconds: start + Math.floor(i / 100), nanos: (i % 100) * 10_000_000 }));
+}
+
+test('snapshots fall on interval boundaries of packet time and count every packet before them', async () => {
+  const packets = evenPackets(1000); // 10 s of capture time
+  const { writer } = await run(packets, 2000, 3_600_000, 1);
+  const times = writer.snapshots.map((s) => `${s.time.seconds - 1_700_000_000}:${s.reason}`);
+  // 1_700_000_000 is a multiple of 2 s, so boundaries at +2, +4, +6, +8 s; then the final at the last packet
+  assert.deepEqual(times, ['2:interval', '4:interval', '6:interval', '8:interval', '9:final']);
+  // cumulative counters within the period: 200 packets per 2 s
+  assert.deepEqual(
+    writer.snapshots.map(packetsTotal),
+    [200, 400, 600, 800, 1000],
+  );
+});
+
+test('the period resets all tasks after a snapshot of everything before the boundary', async () => {
+  const packets = evenPackets(1000);
+  const { writer, finals } = await run(packets, 2000, 5000, 2);
+  const seen = writer.snapshots.map((s) => [s.time.seconds - 1_700_000_000, s.reason, packetsTotal(s), s.periodId - 1_700_000_000]);
+  assert.deepEqual(seen, [
+    [2, 'interval', 200, 0],
+    [4, 'interval', 400, 0],
+    [5, 'period-end', 500, 0],
+    [6, 'interval', 100, 5],
+    [8, 'interval', 300, 5],
+    [9, 'final', 500, 5],
+  ]);
+  assert.equal(packetsTotal(finals[0]!), 500);
+});
+
+test('results do not depend on batch size or worker count', async () => {
+  const packets = randomPackets(5000, 77);
+  const a = await run(packets, 1000, 60_000, 0, 97);
+  const b = await run(packets, 1000, 60_000, 3, 1024);
+  assert.deepEqual(
+    a.writer.snapshots.map((s) => [s.time, s.reason, packetsTotal(s)]),
+    b.writer.snapshots.map((s) => [s.time, s.reason, packetsTotal(s)]),
+  );
+  assert.ok(a.writer.snapshots.length > 3);
+});
+
+test('a quiet gap in the capture does not produce a snapshot per empty interval', async () => {
+  const packets = [...evenPackets(100), ...evenPackets(100, 1_700_000_000 + 3600)];
+  const { writer } = await run(packets, 1000, 86_400_000, 1);
+  assert.ok(writer.snapshots.length <= 4, `got ${writer.snapshots.length} snapshots`);
+  assert.equal(packetsTotal(writer.snapshots.at(-1)!), 200);
+});
