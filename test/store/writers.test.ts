@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeySpec } from '../../src/engine/flow-key.js';
+import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
+import type { GroupSnapshot } from '../../src/model/snapshot.js';
+import { DuckDbStore } from '../../src/store/duckdb-store.js';
+import { JsonLinesFlowWriter, TextSketchWriter } from '../../src/store/file-writers.js';
+import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
+
+function exactSnapshot(fields: ('SrcIP' | 'DstIP' | 'SrcPort' | 'DstPort' | 'Protocol')[], count: number, seed: number): { snapshot: GroupSnapshot; packets: ReturnType<typeof randomPackets> } {
+  const packets = randomPackets(count, seed);
+  const table = new ExactFlowTable(new KeySpec(fields));
+  for (const b of fillBatches(packets, 512)) table.ingest(b);
+  return {
+    packets,
+    snapshot: {
+      group: 'exact',
+      time: { seconds: 1_700_000_060, nanos: 0 },
+      periodId: 1_699_920_000,
+      reason: 'interval',
+      tasks: [{ kind: 'exact', name: `t_${fields.join('_')}`, keyFields: fields, memoryBytes: table.memoryBytes(), flows: table.toColumns() }],
+    },
+  };
+}
+
+const sketchSnapshot: GroupSnapshot = {
+  group: 'sketch',
+  time: { seconds: 1_700_000_060, nanos: 500 },
+  periodId: 1_699_920_000,
+  reason: 'final',
+  tasks: [
+    {
+      kind: 'heavy_hitter',
+      name: 'cm_src_left',
+      flowFields: ['SrcIP'],
+      memoryBytes: 1000,
+      byCount: [{ flow: { SrcIP: '10.0.0.1' }, flowText: '10.0.0.1', value: 900 }],
+      bySize: [
+        { flow: { SrcIP: '10.0.0.1' }, flowText: '10.0.0.1', value: 123456 },
+        { flow: { SrcIP: '2001:db8::1' }, flowText: '2001:db8::1', value: 100000 },
+      ],
+    },
+    { kind: 'super_spreader', name: 'ss_src_dst', flowFields: ['SrcIP'], elementFields: ['DstIP'], memoryBytes: 2000, spreaders: [{ flow: { SrcIP: '10.9.9.9' }, flowText: '10.9.9.9', value: 5012 }] },
+  ],
+};
+
+test('DuckDB store: every flow row reads back with the original columns and our additions', async () => {
+  const store = new DuckDbStore({ path: ':memory:', runId: 'run-1', inputs: ['x.pcap'], tool: 'test' });
+  await store.start();
+  try {
+    const five = exactSnapshot(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], 5000, 1);
+    const src = exactSnapshot(['SrcIP'], 5000, 1);
+    await store.write(five.snapshot);
+    await store.write(src.snapshot);
+    await store.write(sketchSnapshot);
+    const rows = (await store.connection.runAndReadAll(
+      `SELECT TaskName, SrcIP, DstIP, SrcPort, DstPort, Protocol, ByteCount::DOUBLE b, PacketCount::DOUBLE p,
+              StartTimeNs::VARCHAR s, EndTimeNs::VARCHAR e, epoch(Timestamp) ts, TimestampNs::VARCHAR tsn, PeriodId::DOUBLE period, RunId,
+              epoch_us(StartTime)::VARCHAR su
+       FROM flow_metrics ORDER BY TaskName`,
+    )).getRowObjectsJS();
+    const reference = referenceFlows(five.packets, ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol']);
+    const fiveRows = rows.filter((r) => r.TaskName === 't_SrcIP_DstIP_SrcPort_DstPort_Protocol');
+    assert.equal(fiveRows.length, reference.size);
+    for (const row of fiveRows) {
+      const want = reference.get(JSON.stringify({ SrcIP: row.SrcIP, DstIP: row.DstIP, SrcPort: row.SrcPort, DstPort: row.DstPort, Protocol: row.Protocol }));
+      assert.ok(want, `unexpected row ${JSON.stringify(row)}`);
+      assert.equal(row.p, want.packets);
+      assert.equal(row.b, want.bytes);
+      assert.equal(row.s, String(want.first));
+      assert.equal(row.e, String(want.last));
+      assert.equal(row.su, String(want.first / 1000n));
+      assert.equal(row.ts, 1_700_000_060);
+      assert.equal(row.tsn, '1700000060000000000');
+      assert.equal(row.period, 1_699_920_000);
+      assert.equal(row.RunId, 'run-1');
+    }
+    const srcRows = rows.filter((r) => r.TaskName === 't_SrcIP');
+    assert.equal(srcRows.length, referenceFlows(src.packets, ['SrcIP']).size);
+    // fields that are not in the key are NULL, as in the original's Nullable columns
+    assert.ok(srcRows.every((r) => r.DstIP === null && r.SrcPort === null && r.DstPort === null && r.Protocol === null));
+    const hh = (await store.connection.runAndReadAll('SELECT TaskName, Flow, Value::DOUBLE v, Type FROM heavy_hitters ORDER BY Type, Value DESC')).getRowsJS();
+    assert.deepEqual(hh, [
+      ['cm_src_left', '10.0.0.1', 900, 0],
+      ['cm_src_left', '10.0.0.1', 123456, 1],
+      ['cm_src_left', '2001:db8::1', 100000, 1],
+      ['ss_src_dst', '10.9.9.9', 5012, 2],
+    ]);
+    // the original's query shape (newest row per flow) runs unchanged
+    const latest = (await store.connection.runAndReadAll(
+      "SELECT count(*)::DOUBLE FROM (SELECT SrcIP, arg_max(PacketCount, Timestamp) FROM flow_metrics WHERE TaskName = 't_SrcIP' GROUP BY SrcIP)",
+    )).getRowsJS();
+    assert.equal(latest[0]![0], srcRows.length);
+  } finally {
+    await store.stop();
+  }
+});
+
+test('DuckDB store reports a clear error for a path it cannot create', async () => {
+  const store = new DuckDbStore({ path: '/nonexistent-dir/x/y.duckdb', runId: 'r', inputs: [], tool: 'test' });
+  await assert.rejects(store.start(), (error: Error & { code?: string }) => error.code === 'NS_ERR_STORE_OPEN' && error.message.includes('/nonexistent-dir/x/y.duckdb'));
+});
+
+test('file writers keep the original folder layout', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'ns-writers-'));
+  try {
+    const five = exactSnapshot(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], 2000, 4);
+    const flows = new JsonLinesFlowWriter(root);
+    const text = new TextSketchWriter(root);
+    await flows.start();
+    await text.start();
+    await flows.write(five.snapshot);
+    await text.write(sketchSnapshot);
+    const folder = join(root, '20231114-221420');
+    assert.deepEqual((await readdir(folder)).sort(), ['cm_src_left', 'ss_src_dst', 't_SrcIP_DstIP_SrcPort_DstPort_Protocol']);
+    const lines = (await readFile(join(folder, 't_SrcIP_DstIP_SrcPort_DstPort_Protocol', 'flows.jsonl'), 'utf8')).trim().split('\n');
+    const reference = referenceFlows(five.packets, ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol']);
+    assert.equal(lines.length, reference.size);
+    const first = JSON.parse(lines[0]!) as { key: object; packets: number; bytes: number; firstSeen: string };
+    const want = reference.get(JSON.stringify(first.key));
+    assert.equal(first.packets, want?.packets);
+    assert.match(first.firstSeen, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    const summary = JSON.parse(await readFile(join(folder, 't_SrcIP_DstIP_SrcPort_DstPort_Protocol', 'summary.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(summary.total_flows, reference.size);
+    assert.equal(summary.total_packets, 2000);
+    assert.equal(await readFile(join(folder, 'cm_src_left', 'size_hh.txt'), 'utf8'), '10.0.0.1 123456\n2001:db8::1 100000\n');
+    assert.equal(await readFile(join(folder, 'cm_src_left', 'count_hh.txt'), 'utf8'), '10.0.0.1 900\n');
+    assert.equal(await readFile(join(folder, 'ss_src_dst', 'spread_ss.txt'), 'utf8'), '10.9.9.9 5012\n');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
