@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** `netspectra <command>`: the command-line entry point. */
+import { readFileSync } from 'node:fs';
+import { runAnalyze } from './analyze.js';
+import { runGenPcap } from './gen-pcap.js';
+import { processIo, reportError, usageError, type CliIo } from './io.js';
+
+const HELP = `Usage: netspectra <command> [options]
+
+Commands:
+  analyze <capture...>   analyse capture files: exact flows, heavy hitters, super-spreaders
+                         (alias: pcap-analyzer)
+  gen-pcap               write a synthetic capture with its ground truth
+  help [command]         show help
+  version                print the version
+
+Run 'netspectra <command> --help' for a command's options.
+`;
+
+const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
+  analyze: runAnalyze,
+  'gen-pcap': (argv) => runGenPcap(argv),
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help') {
+    io.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'help') {
+    const target = rest[0];
+    if (target !== undefined && COMMANDS[target] !== undefined) return COMMANDS[target](['--help'], io);
+    io.stdout.write(HELP);
+    return 0;
+  }
+  if (command === 'version' || command === '--version') {
+    io.stdout.write(`netspectra ${version()}\n`);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) return reportError(io, usageError(`unknown command "${command}"\n\n${HELP}`));
+  return run(rest, io);
+}
+
+process.exitCode = await main(process.argv.slice(2));
