@@ -11,11 +11,12 @@ import { openCaptureFile } from '../capture/file-source.js';
 import { CaptureDecoder, emptyDecodeStats, mergeDecodeStats, type DecodeStats } from '../decode/index.js';
 import { Engine, type TaskStats } from '../engine/engine.js';
 import { Manager, type ScheduledWriter, type TaskGroup } from '../engine/manager.js';
+import { RunAccumulator } from '../engine/run-accumulator.js';
 import type { EngineTasks } from '../engine/task-plan.js';
-import type { NetSpectraError } from '../model/errors.js';
+import { isNetSpectraError, type NetSpectraError } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
-import { DuckDbStore } from '../store/duckdb-store.js';
+import { ThreadedWriter } from '../store/threaded-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
 
 export interface AnalysisOptions {
@@ -40,8 +41,10 @@ export interface FileResult {
 export interface AnalysisResult {
   files: FileResult[];
   totals: DecodeStats;
-  /** Final snapshot of each task group (exact, sketch) that ran. */
+  /** The whole run per task group (exact, sketch): the final snapshot, merged over every period. */
   finals: GroupSnapshot[];
+  /** Measurement periods the input spanned. */
+  periods: number;
   taskStats: TaskStats[];
   writeErrors: NetSpectraError[];
   /** Every snapshot taken while reading (interval, period-end), not counting the finals. */
@@ -101,7 +104,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
         const key = `duckdb:${path}`;
         let store = stores.get(key);
         if (store === undefined) {
-          store = new DuckDbStore({ path, runId, inputs: options.files.map((f) => basename(f)), tool: 'analyze' });
+          store = new ThreadedWriter({ kind: 'duckdb', options: { path, runId, inputs: options.files.map((f) => basename(f)), tool: 'analyze' } });
           stores.set(key, store);
         }
         return store;
@@ -137,7 +140,14 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
 
   const allWriters = [...new Set(groups.flatMap((g) => g.writers.map((w) => w.writer)))];
   let snapshotsTaken = 0;
-  const manager = new Manager({ engine, groups, periodMs: config.aggregator.periodMs, onSnapshot: () => snapshotsTaken++ });
+  const periods = new RunAccumulator();
+  const manager = new Manager({
+    engine,
+    groups,
+    periodMs: config.aggregator.periodMs,
+    onSnapshot: () => snapshotsTaken++,
+    onPeriodEnd: (snapshots) => periods.addPeriod(snapshots),
+  });
   const files: FileResult[] = [];
   const totals = emptyDecodeStats();
   let finals: GroupSnapshot[] = [];
@@ -158,15 +168,24 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
       const chunks = countBytes(openCaptureFile(path), (n) => {
         bytesRead += n;
       });
-      for await (const batch of decoder.decode(chunks)) {
-        await manager.ingest(batch);
-        options.onProgress?.(bytesBefore + bytesRead, bytesTotal, totals.frames + decoder.stats.frames);
+      let readError: NetSpectraError | undefined;
+      try {
+        for await (const batch of decoder.decode(chunks)) {
+          await manager.ingest(batch);
+          options.onProgress?.(bytesBefore + bytesRead, bytesTotal, totals.frames + decoder.stats.frames);
+        }
+      } catch (error) {
+        // An unreadable file (missing, a read error, broken gzip) is reported like a damaged one:
+        // the other files are still analysed and the report still printed.
+        if (!isNetSpectraError(error)) throw error;
+        readError = error;
       }
       bytesBefore += sizes[index]!;
-      files.push({ path, stats: decoder.stats, error: decoder.error });
+      files.push({ path, stats: decoder.stats, error: decoder.error ?? readError });
       mergeDecodeStats(totals, decoder.stats);
     }
-    finals = await manager.finish();
+    periods.addPeriod(await manager.finish());
+    finals = periods.result();
     taskStats = await engine.stats();
   } finally {
     await engine.stop();
@@ -179,6 +198,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     taskStats,
     writeErrors: manager.writeErrors,
     snapshotsTaken,
+    periods: periods.periods,
     storePath,
     runId,
     workers,

@@ -60,6 +60,8 @@ export interface ReportJson {
   packetsPerSecond: number;
   workers: number;
   snapshots: number;
+  /** Measurement periods the input spanned; tasks cover all of them (see docs/cli.md). */
+  periods: number;
   store: { path: string; runId: string } | null;
   tasks: TaskJson[];
 }
@@ -101,6 +103,7 @@ export function buildReport(result: AnalysisResult, top: number): ReportJson {
     packetsPerSecond: Math.round(t.frames / Math.max(result.elapsedSeconds, 1e-9)),
     workers: result.workers,
     snapshots: result.snapshotsTaken + result.finals.length,
+    periods: result.periods,
     store: result.storePath === undefined ? null : { path: result.storePath, runId: result.runId },
     tasks,
   };
@@ -252,6 +255,9 @@ export function renderReport(report: ReportJson): string {
   out.push(
     `Analysed ${count(report.packets.total)} packets in ${report.elapsedSeconds.toFixed(2)} s (${count(report.packetsPerSecond)} packets/s, ${report.workers} worker${report.workers === 1 ? '' : 's'}).`,
   );
+  if (report.periods > 1) {
+    out.push(`The capture spans ${report.periods} measurement periods (aggregator.period): exact tasks above cover all of them; sketch lists combine the per-period results.`);
+  }
   if (report.store !== null) out.push(`Stored ${report.snapshots} snapshot(s) in ${report.store.path} (run ${report.store.runId}).`);
   return out.join('\n') + '\n';
 }

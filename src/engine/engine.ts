@@ -285,6 +285,9 @@ export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
     firstNanos: new Uint32Array(count),
     lastSeconds: new Float64Array(count),
     lastNanos: new Uint32Array(count),
+    changedEpoch: new Uint32Array(count),
+    // partitions of a task are snapshotted together, so they close the same epoch
+    epoch: parts[0]?.epoch ?? 0,
   };
   let at = 0;
   for (const p of parts) {
@@ -295,6 +298,7 @@ export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
     out.firstNanos.set(p.firstNanos.subarray(0, p.count), at);
     out.lastSeconds.set(p.lastSeconds.subarray(0, p.count), at);
     out.lastNanos.set(p.lastNanos.subarray(0, p.count), at);
+    out.changedEpoch.set(p.changedEpoch.subarray(0, p.count), at);
     at += p.count;
   }
   return out;

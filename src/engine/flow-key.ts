@@ -25,9 +25,10 @@ export class KeySpec {
   readonly hasProtocol: boolean;
   /** Key length in 32-bit words. */
   readonly words: number;
-  readonly #dstAt: number;
-  readonly #portsAt: number;
-  readonly #metaAt: number;
+  /** Word offsets inside a key of the destination address, the ports word and the meta word. */
+  readonly dstAt: number;
+  readonly portsAt: number;
+  readonly metaAt: number;
 
   constructor(fields: readonly KeyField[]) {
     // Canonical order, whatever order the config lists them in.
@@ -39,11 +40,11 @@ export class KeySpec {
     this.hasProtocol = fields.includes('Protocol');
     let at = 0;
     if (this.hasSrcIP) at += 4;
-    this.#dstAt = at;
+    this.dstAt = at;
     if (this.hasDstIP) at += 4;
-    this.#portsAt = at;
+    this.portsAt = at;
     if (this.hasSrcPort || this.hasDstPort) at += 1;
-    this.#metaAt = at;
+    this.metaAt = at;
     this.words = at + 1;
   }
 
@@ -57,7 +58,7 @@ export class KeySpec {
       out[at + 3] = batch.srcAddr[a + 3]!;
     }
     if (this.hasDstIP) {
-      const d = at + this.#dstAt;
+      const d = at + this.dstAt;
       out[d] = batch.dstAddr[a]!;
       out[d + 1] = batch.dstAddr[a + 1]!;
       out[d + 2] = batch.dstAddr[a + 2]!;
@@ -66,22 +67,22 @@ export class KeySpec {
     if (this.hasSrcPort || this.hasDstPort) {
       const sport = this.hasSrcPort ? batch.srcPort[i]! : 0;
       const dport = this.hasDstPort ? batch.dstPort[i]! : 0;
-      out[at + this.#portsAt] = ((sport << 16) | dport) >>> 0;
+      out[at + this.portsAt] = ((sport << 16) | dport) >>> 0;
     }
     const family = this.hasSrcIP || this.hasDstIP ? batch.family[i]! : 0;
-    out[at + this.#metaAt] = (family << 8) | (this.hasProtocol ? batch.protocol[i]! : 0);
+    out[at + this.metaAt] = (family << 8) | (this.hasProtocol ? batch.protocol[i]! : 0);
   }
 
   /** The key at `words[at ..]` as an object with this spec's fields. */
   toObject(words: ArrayLike<number>, at: number): KeyObject {
-    const family = (words[at + this.#metaAt]! >>> 8) & 0xff;
+    const family = (words[at + this.metaAt]! >>> 8) & 0xff;
     const key: KeyObject = {};
     if (this.hasSrcIP) key.SrcIP = formatAddressWords(words, at, family);
-    if (this.hasDstIP) key.DstIP = formatAddressWords(words, at + this.#dstAt, family);
-    const ports = words[at + this.#portsAt]! >>> 0;
+    if (this.hasDstIP) key.DstIP = formatAddressWords(words, at + this.dstAt, family);
+    const ports = words[at + this.portsAt]! >>> 0;
     if (this.hasSrcPort) key.SrcPort = ports >>> 16;
     if (this.hasDstPort) key.DstPort = ports & 0xffff;
-    if (this.hasProtocol) key.Protocol = words[at + this.#metaAt]! & 0xff;
+    if (this.hasProtocol) key.Protocol = words[at + this.metaAt]! & 0xff;
     return key;
   }
 

@@ -2,13 +2,15 @@
  * The manager: drives an Engine through time. It owns the two task groups (`exact`, `sketch`),
  * each with its writers at their own `snapshot_interval`, and the measurement `period`.
  *
- * Time is packet time in offline analysis (`clock: 'packet'`): snapshots fall at every interval
- * of capture time, so results never depend on how fast a file is read. Intervals and periods are
- * aligned to multiples of their length since the Unix epoch (UTC), e.g. a 60 s interval snapshots at
- * every whole minute of capture time. A batch that straddles a boundary is split at it.
+ * Time is packet time in offline analysis: snapshots fall at every interval of capture time, so
+ * results never depend on how fast a file is read. Snapshot intervals are aligned to multiples of
+ * their length since the Unix epoch (UTC), e.g. a 60 s interval snapshots at every whole minute of
+ * capture time. The first period starts at the first packet (so a capture shorter than the period
+ * is never split), the next ones every `period` after it. A batch that straddles a boundary is
+ * split at it.
  *
- * Before every period reset a snapshot is taken for every writer (the original threw away what
- * happened since the last snapshot), and `finish()` takes a final one.
+ * Before every period reset every group is snapshotted, for every writer and for `onPeriodEnd` (the
+ * original threw away what happened since the last snapshot), and `finish()` takes a final one.
  *
  * Writes run behind the packet path: each writer has its own ordered queue, and the packet path
  * only waits when a writer is more than `maxQueuedSnapshots` behind.
@@ -41,6 +43,8 @@ export interface ManagerOptions {
   maxQueuedSnapshots?: number;
   /** Called with every snapshot taken (after it is queued to the writers). */
   onSnapshot?: (snapshot: GroupSnapshot) => void;
+  /** Called with the last snapshot of every group when a period ends, before the reset. */
+  onPeriodEnd?: (snapshots: GroupSnapshot[]) => void;
 }
 
 interface WriterState {
@@ -59,6 +63,7 @@ export class Manager {
   readonly #writers: WriterState[] = [];
   /** Errors of failed writes; the packet path goes on without them. */
   readonly writeErrors: NetSpectraError[] = [];
+  #periodStartMs = Number.NaN;
   #periodEndMs = Number.NaN;
   #periodId = 0;
   /** Latest packet time seen (max), for the final snapshot's time. */
@@ -118,15 +123,18 @@ export class Manager {
   }
 
   #beginClock(firstMs: number): void {
-    const period = this.#options.periodMs;
-    const periodStart = Math.floor(firstMs / period) * period;
-    this.#periodEndMs = periodStart + period;
-    this.#periodId = Math.floor(periodStart / MS);
+    this.#startPeriod(firstMs);
     for (const state of this.#writers) {
       const interval = state.scheduled.intervalMs;
       state.dueMs = (Math.floor(firstMs / interval) + 1) * interval;
     }
     this.#updateNextEvent();
+  }
+
+  #startPeriod(startMs: number): void {
+    this.#periodStartMs = startMs;
+    this.#periodEndMs = startMs + this.#options.periodMs;
+    this.#periodId = Math.floor(startMs / MS);
   }
 
   #updateNextEvent(): void {
@@ -166,21 +174,22 @@ export class Manager {
       const due = this.#writers.filter((s) => s.dueMs === eventMs);
       const periodEnds = eventMs === this.#periodEndMs;
       const time = msToTimestamp(eventMs);
+      const periodSnapshots: GroupSnapshot[] = [];
       for (const group of this.#options.groups) {
-        // at a period end every writer snapshots, whatever its interval
+        // at a period end every group is snapshotted and every writer gets it, whatever its interval
         const writers = periodEnds ? this.#writers.filter((s) => s.group === group) : due.filter((s) => s.group === group);
-        if (writers.length === 0) continue;
+        if (writers.length === 0 && !periodEnds) continue;
         const snapshot = await this.#take(group, time, periodEnds ? 'period-end' : 'interval');
+        if (periodEnds) periodSnapshots.push(snapshot);
         for (const state of writers) await this.#enqueueWithBackpressure(state, snapshot);
       }
+      if (periodEnds) this.#options.onPeriodEnd?.(periodSnapshots);
       for (const state of due) state.dueMs += state.scheduled.intervalMs;
       if (periodEnds) {
         await this.#options.engine.reset();
         const period = this.#options.periodMs;
         // skip empty periods in a gap of the capture
-        const nextStart = Math.floor(ms / period) * period;
-        this.#periodEndMs = nextStart + period;
-        this.#periodId = Math.floor(nextStart / MS);
+        this.#startPeriod(this.#periodStartMs + Math.floor((ms - this.#periodStartMs) / period) * period);
         for (const state of this.#writers) {
           const interval = state.scheduled.intervalMs;
           state.dueMs = (Math.floor(ms / interval) + 1) * interval;

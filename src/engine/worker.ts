@@ -17,7 +17,7 @@ function transferables(snapshots: readonly TaskSnapshot[]): ArrayBuffer[] {
   for (const s of snapshots) {
     if (s.kind !== 'exact') continue;
     const f = s.flows;
-    for (const array of [f.keys, f.packets, f.bytes, f.firstSeconds, f.firstNanos, f.lastSeconds, f.lastNanos]) {
+    for (const array of [f.keys, f.packets, f.bytes, f.firstSeconds, f.firstNanos, f.lastSeconds, f.lastNanos, f.changedEpoch]) {
       out.push(array.buffer as ArrayBuffer);
     }
   }

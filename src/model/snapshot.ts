@@ -21,6 +21,14 @@ export interface FlowColumns {
   firstNanos: Uint32Array;
   lastSeconds: Float64Array;
   lastNanos: Uint32Array;
+  /**
+   * Per flow, the snapshot epoch in which it last changed. A writer that already stored the
+   * snapshot of epoch `e` of this period needs only the flows with `changedEpoch > e`: the newest
+   * row per flow is then still the flow's cumulative state.
+   */
+  changedEpoch: Uint32Array;
+  /** The epoch this snapshot closes (flows changed after it get a higher epoch). */
+  epoch: number;
 }
 
 export interface ExactTaskSnapshot {

@@ -1,25 +1,16 @@
 /**
- * The embedded store (default writer): a DuckDB file holding `flow_metrics` and `heavy_hitters`
- * (see duckdb-schema.ts). Snapshots are appended column-wise: numeric columns are filled in typed
- * arrays and copied into DuckDB vectors in one call per column and chunk, so a snapshot of a
- * million flows costs a few string conversions per row and no per-value JS→DuckDB value objects.
+ * The embedded store (default writer): a DuckDB file (schema in duckdb-schema.ts).
+ *
+ * Snapshots go into `flow_metrics_raw` column-wise: every numeric column is filled in a typed array
+ * and copied into its DuckDB vector with one call per 2,048-row chunk; the only per-row strings are
+ * IPv6 addresses. Only flows that changed since this store's previous snapshot of the same task
+ * and period are written: the newest row per flow (what every query takes) is still the flow's
+ * cumulative state at any snapshot time, and a long capture writes each quiet flow once.
  */
 import duckdb from '@duckdb/node-bindings';
-import {
-  BIGINT,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  DuckDBTimestampValue,
-  TIMESTAMP,
-  UBIGINT,
-  USMALLINT,
-  UTINYINT,
-  VARCHAR,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  type DuckDBType,
-} from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { NetSpectraError } from '../model/errors.js';
+import { formatIPv6Words } from '../model/ip.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
@@ -37,63 +28,87 @@ export interface DuckDbStoreOptions {
 }
 
 const CHUNK_ROWS = 2048;
-const FLOW_TYPES: DuckDBType[] = [TIMESTAMP, VARCHAR, VARCHAR, VARCHAR, USMALLINT, USMALLINT, UTINYINT, TIMESTAMP, TIMESTAMP, UBIGINT, UBIGINT, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR];
+// flow_metrics_raw, in column order
+const RAW_TYPES: DuckDBType[] = [BIGINT, USMALLINT, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, VARCHAR, VARCHAR, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT, BIGINT, INTEGER];
+const COL = { timestampNs: 0, taskId: 1, family: 2, srcHi: 3, srcLo: 4, dstHi: 5, dstLo: 6, srcIPv6: 7, dstIPv6: 8, srcPort: 9, dstPort: 10, protocol: 11, startNs: 12, endNs: 13, bytes: 14, packets: 15, periodId: 16, runNo: 17 } as const;
 
-/** Microseconds since the epoch (TIMESTAMP's unit) — exact below 2^53 µs, i.e. until year 2255. */
-function micros(seconds: number, nanos: number): number {
-  return seconds * 1e6 + Math.floor(nanos / 1000);
-}
+const TWO_32 = 4294967296;
+const TWO_21 = 2097152;
 
-function nanosBig(seconds: number, nanos: number): bigint {
-  return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
-}
-
-/** A chunk's column being filled: a typed array copied into the vector when the chunk is full. */
+/**
+ * A chunk column filled in a byte array and copied into the DuckDB vector in one call. Integers
+ * are written little-endian from doubles: exact for every value used here (counters below 2^53,
+ * nanosecond times split into exact limbs by `setNanos`), so no BigInt per row.
+ */
 class NumericColumn {
   readonly bytes: Uint8Array;
+  readonly words: Uint32Array;
   constructor(readonly elementBytes: number) {
     this.bytes = new Uint8Array(CHUNK_ROWS * elementBytes);
+    this.words = new Uint32Array(this.bytes.buffer);
   }
-  /** Little-endian int64 from a float holding an integer below 2^53. */
-  setInt64(row: number, value: number): void {
-    const at = row * 8;
-    const low = value % 4294967296;
-    const high = (value - low) / 4294967296;
-    const b = this.bytes;
-    b[at] = low & 0xff;
-    b[at + 1] = (low >>> 8) & 0xff;
-    b[at + 2] = (low >>> 16) & 0xff;
-    b[at + 3] = (low >>> 24) & 0xff;
-    b[at + 4] = high & 0xff;
-    b[at + 5] = (high >>> 8) & 0xff;
-    b[at + 6] = (high >>> 16) & 0xff;
-    b[at + 7] = (high >>> 24) & 0xff;
+  /** An unsigned integer below 2^53 as a 64-bit value. */
+  set64(row: number, value: number): void {
+    const low = value % TWO_32;
+    this.words[row * 2] = low;
+    this.words[row * 2 + 1] = (value - low) / TWO_32;
   }
-  setBigInt64(row: number, value: bigint): void {
-    new DataView(this.bytes.buffer).setBigInt64(row * 8, value, true);
+  /** Two 32-bit words as one 64-bit value (high word first, as an address half). */
+  setHalves(row: number, high: number, low: number): void {
+    this.words[row * 2] = low;
+    this.words[row * 2 + 1] = high;
   }
-  setUint16(row: number, value: number): void {
+  /** `seconds * 1e9 + nanos` as an exact int64, without BigInt: split seconds at 2^21 so every partial product fits 2^53. */
+  setNanos(row: number, seconds: number, nanos: number): void {
+    const secondsLow = seconds % TWO_21;
+    const secondsHigh = (seconds - secondsLow) / TWO_21;
+    const low = secondsLow * 1e9 + nanos; // < 2^51
+    const high = secondsHigh * 1e9; // value = high * 2^21 + low
+    const highMod = high % 2048; // high * 2^21 = (high >> 11) * 2^32 + (high & 2047) * 2^21
+    const lowWord = (low % TWO_32) + highMod * TWO_21;
+    this.words[row * 2] = lowWord % TWO_32;
+    this.words[row * 2 + 1] = (high - highMod) / 2048 + Math.floor(low / TWO_32) + Math.floor(lowWord / TWO_32);
+  }
+  set16(row: number, value: number): void {
     this.bytes[row * 2] = value & 0xff;
     this.bytes[row * 2 + 1] = value >>> 8;
   }
-  setUint8(row: number, value: number): void {
+  set32(row: number, value: number): void {
+    this.words[row] = value;
+  }
+  set8(row: number, value: number): void {
     this.bytes[row] = value;
   }
   copyInto(chunk: DuckDBDataChunk, column: number, rows: number): void {
-    const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-    duckdb.copy_data_to_vector(vector, 0, this.bytes.buffer as ArrayBuffer, 0, rows * this.elementBytes);
+    duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk.chunk, column), 0, this.bytes.buffer as ArrayBuffer, 0, rows * this.elementBytes);
   }
 }
 
-function setNull(chunk: DuckDBDataChunk, column: number, rows: number): void {
-  const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-  duckdb.vector_ensure_validity_writable(vector);
-  const mask = new Uint8Array(Math.ceil(rows / 64) * 8);
-  duckdb.copy_data_to_vector_validity(vector, 0, mask.buffer, 0, mask.byteLength);
+/** Validity bits of a chunk column (bit set = not NULL), copied into the vector in one call. */
+class Validity {
+  readonly bytes = new Uint8Array((CHUNK_ROWS / 64) * 8);
+  clear(): void {
+    this.bytes.fill(0);
+  }
+  setValid(row: number): void {
+    this.bytes[row >>> 3]! |= 1 << (row & 7);
+  }
+  copyInto(chunk: DuckDBDataChunk, column: number, rows: number): void {
+    const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, this.bytes.buffer, 0, Math.ceil(rows / 64) * 8);
+  }
 }
 
-function setString(chunk: DuckDBDataChunk, column: number, row: number, value: string): void {
-  duckdb.vector_assign_string_element(duckdb.data_chunk_get_vector(chunk.chunk, column), row, value);
+const ALL_NULL = new Validity();
+
+/** Microseconds since the epoch (TIMESTAMP's unit): exact below 2^53 µs, i.e. until year 2255. */
+function micros(time: Timestamp): bigint {
+  return BigInt(time.seconds * 1e6 + Math.floor(time.nanos / 1000));
+}
+
+function nanosBig(time: Timestamp): bigint {
+  return BigInt(time.seconds) * 1_000_000_000n + BigInt(time.nanos);
 }
 
 export class DuckDbStore implements SnapshotWriter {
@@ -101,6 +116,10 @@ export class DuckDbStore implements SnapshotWriter {
   readonly #options: DuckDbStoreOptions;
   #instance: DuckDBInstance | undefined;
   #connection: DuckDBConnection | undefined;
+  #runNo = 0;
+  readonly #taskIds = new Map<string, number>();
+  /** Per task: the period and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
+  readonly #written = new Map<string, { periodId: number; epoch: number }>();
 
   constructor(options: DuckDbStoreOptions) {
     this.#options = options;
@@ -112,13 +131,18 @@ export class DuckDbStore implements SnapshotWriter {
       this.#instance = await DuckDBInstance.create(this.#options.path);
       this.#connection = await this.#instance.connect();
       for (const statement of SCHEMA_STATEMENTS) await this.#connection.run(statement);
-      const started = new Date();
-      const prepared = await this.#connection.prepare('INSERT INTO runs VALUES ($1, make_timestamp($2::BIGINT), $3, $4)');
-      prepared.bindVarchar(1, this.#options.runId);
-      prepared.bindBigInt(2, BigInt(started.getTime()) * 1000n);
-      prepared.bindVarchar(3, this.#options.inputs.join('\n'));
-      prepared.bindVarchar(4, this.#options.tool);
-      await prepared.run();
+      const next = (await this.#connection.runAndReadAll('SELECT coalesce(max(RunNo), 0) + 1 FROM runs')).getRowsJS();
+      this.#runNo = Number(next[0]![0]);
+      const insert = await this.#connection.prepare('INSERT INTO runs VALUES ($1, $2, make_timestamp($3::BIGINT), $4, $5)');
+      insert.bindInteger(1, this.#runNo);
+      insert.bindVarchar(2, this.#options.runId);
+      insert.bindBigInt(3, BigInt(Date.now()) * 1000n);
+      insert.bindVarchar(4, this.#options.inputs.join('\n'));
+      insert.bindVarchar(5, this.#options.tool);
+      await insert.run();
+      for (const row of (await this.#connection.runAndReadAll('SELECT TaskId, TaskName FROM tasks')).getRowObjectsJson()) {
+        this.#taskIds.set(row.TaskName as string, Number(row.TaskId));
+      }
     } catch (error) {
       await this.stop();
       throw new NetSpectraError('NS_ERR_STORE_OPEN', `cannot open the embedded store ${this.#options.path}: ${messageOf(error)}`, { cause: error });
@@ -154,68 +178,115 @@ export class DuckDbStore implements SnapshotWriter {
     await this.stop();
   }
 
+  async #taskId(connection: DuckDBConnection, task: ExactTaskSnapshot): Promise<number> {
+    const known = this.#taskIds.get(task.name);
+    if (known !== undefined) return known;
+    const id = this.#taskIds.size === 0 ? 1 : Math.max(...this.#taskIds.values()) + 1;
+    const insert = await connection.prepare('INSERT INTO tasks VALUES ($1, $2, $3, $4)');
+    insert.bindUSmallInt(1, id);
+    insert.bindVarchar(2, task.name);
+    insert.bindVarchar(3, task.kind);
+    insert.bindVarchar(4, task.keyFields.join(','));
+    await insert.run();
+    this.#taskIds.set(task.name, id);
+    return id;
+  }
+
   async #appendFlows(connection: DuckDBConnection, snapshot: GroupSnapshot, task: ExactTaskSnapshot): Promise<void> {
     const flows = task.flows;
+    const previous = this.#written.get(task.name);
+    this.#written.set(task.name, { periodId: snapshot.periodId, epoch: flows.epoch });
+    // Everything on a new period (or the first snapshot); else only what changed since the last one.
+    const since = previous === undefined || previous.periodId !== snapshot.periodId ? -1 : previous.epoch;
     if (flows.count === 0) return;
     const spec = new KeySpec(task.keyFields);
-    const appender = await connection.createAppender('flow_metrics');
-    const snapshotMicros = micros(snapshot.time.seconds, snapshot.time.nanos);
-    const snapshotNanos = nanosBig(snapshot.time.seconds, snapshot.time.nanos);
-    const timestamp = new NumericColumn(8);
-    const srcPort = new NumericColumn(2);
-    const dstPort = new NumericColumn(2);
-    const protocol = new NumericColumn(1);
-    const start = new NumericColumn(8);
-    const end = new NumericColumn(8);
-    const byteCount = new NumericColumn(8);
-    const packetCount = new NumericColumn(8);
-    const timestampNs = new NumericColumn(8);
-    const startNs = new NumericColumn(8);
-    const endNs = new NumericColumn(8);
-    const periodId = new NumericColumn(8);
+    const kw = flows.keyWords;
+    const taskId = await this.#taskId(connection, task);
+    const columns = {
+      timestampNs: new NumericColumn(8),
+      taskId: new NumericColumn(2),
+      family: new NumericColumn(1),
+      srcHi: new NumericColumn(8),
+      srcLo: new NumericColumn(8),
+      dstHi: new NumericColumn(8),
+      dstLo: new NumericColumn(8),
+      srcPort: new NumericColumn(2),
+      dstPort: new NumericColumn(2),
+      protocol: new NumericColumn(1),
+      startNs: new NumericColumn(8),
+      endNs: new NumericColumn(8),
+      bytes: new NumericColumn(8),
+      packets: new NumericColumn(8),
+      periodId: new NumericColumn(8),
+      runNo: new NumericColumn(4),
+    };
     for (let row = 0; row < CHUNK_ROWS; row++) {
-      timestamp.setInt64(row, snapshotMicros);
-      timestampNs.setBigInt64(row, snapshotNanos);
-      periodId.setInt64(row, snapshot.periodId);
+      columns.timestampNs.setNanos(row, snapshot.time.seconds, snapshot.time.nanos);
+      columns.taskId.set16(row, taskId);
+      columns.periodId.set64(row, snapshot.periodId);
+      columns.runNo.set32(row, this.#runNo);
     }
+    const srcV6 = new Validity();
+    const dstV6 = new Validity();
+    const appender = await connection.createAppender('flow_metrics_raw');
     try {
-      for (let first = 0; first < flows.count; first += CHUNK_ROWS) {
-        const rows = Math.min(CHUNK_ROWS, flows.count - first);
-        const chunk = DuckDBDataChunk.create(FLOW_TYPES, rows);
-        for (let row = 0; row < rows; row++) {
-          const f = first + row;
-          const key = spec.toObject(flows.keys, f * flows.keyWords);
-          setString(chunk, 1, row, task.name);
-          if (key.SrcIP !== undefined) setString(chunk, 2, row, key.SrcIP);
-          if (key.DstIP !== undefined) setString(chunk, 3, row, key.DstIP);
-          srcPort.setUint16(row, key.SrcPort ?? 0);
-          dstPort.setUint16(row, key.DstPort ?? 0);
-          protocol.setUint8(row, key.Protocol ?? 0);
-          start.setInt64(row, micros(flows.firstSeconds[f]!, flows.firstNanos[f]!));
-          end.setInt64(row, micros(flows.lastSeconds[f]!, flows.lastNanos[f]!));
-          byteCount.setInt64(row, flows.bytes[f]!);
-          packetCount.setInt64(row, flows.packets[f]!);
-          startNs.setBigInt64(row, nanosBig(flows.firstSeconds[f]!, flows.firstNanos[f]!));
-          endNs.setBigInt64(row, nanosBig(flows.lastSeconds[f]!, flows.lastNanos[f]!));
-          setString(chunk, 15, row, this.#options.runId);
+      let f = 0;
+      while (f < flows.count) {
+        const chunk = DuckDBDataChunk.create(RAW_TYPES, CHUNK_ROWS);
+        const srcText = duckdb.data_chunk_get_vector(chunk.chunk, COL.srcIPv6);
+        const dstText = duckdb.data_chunk_get_vector(chunk.chunk, COL.dstIPv6);
+        srcV6.clear();
+        dstV6.clear();
+        let rows = 0;
+        for (; f < flows.count && rows < CHUNK_ROWS; f++) {
+          if (flows.changedEpoch[f]! <= since) continue;
+          const at = f * kw;
+          const meta = flows.keys[at + spec.metaAt]!;
+          const family = (meta >>> 8) & 0xff;
+          columns.family.set8(rows, family);
+          if (spec.hasSrcIP) {
+            columns.srcHi.setHalves(rows, flows.keys[at]!, flows.keys[at + 1]!);
+            columns.srcLo.setHalves(rows, flows.keys[at + 2]!, flows.keys[at + 3]!);
+            if (family === 6) {
+              duckdb.vector_assign_string_element(srcText, rows, formatIPv6Words(flows.keys, at));
+              srcV6.setValid(rows);
+            }
+          }
+          if (spec.hasDstIP) {
+            const d = at + spec.dstAt;
+            columns.dstHi.setHalves(rows, flows.keys[d]!, flows.keys[d + 1]!);
+            columns.dstLo.setHalves(rows, flows.keys[d + 2]!, flows.keys[d + 3]!);
+            if (family === 6) {
+              duckdb.vector_assign_string_element(dstText, rows, formatIPv6Words(flows.keys, d));
+              dstV6.setValid(rows);
+            }
+          }
+          const ports = flows.keys[at + spec.portsAt]! >>> 0;
+          columns.srcPort.set16(rows, ports >>> 16);
+          columns.dstPort.set16(rows, ports & 0xffff);
+          columns.protocol.set8(rows, meta & 0xff);
+          columns.startNs.setNanos(rows, flows.firstSeconds[f]!, flows.firstNanos[f]!);
+          columns.endNs.setNanos(rows, flows.lastSeconds[f]!, flows.lastNanos[f]!);
+          columns.bytes.set64(rows, flows.bytes[f]!);
+          columns.packets.set64(rows, flows.packets[f]!);
+          rows++;
         }
-        timestamp.copyInto(chunk, 0, rows);
-        if (!spec.hasSrcIP) setNull(chunk, 2, rows);
-        if (!spec.hasDstIP) setNull(chunk, 3, rows);
-        if (spec.hasSrcPort) srcPort.copyInto(chunk, 4, rows);
-        else setNull(chunk, 4, rows);
-        if (spec.hasDstPort) dstPort.copyInto(chunk, 5, rows);
-        else setNull(chunk, 5, rows);
-        if (spec.hasProtocol) protocol.copyInto(chunk, 6, rows);
-        else setNull(chunk, 6, rows);
-        start.copyInto(chunk, 7, rows);
-        end.copyInto(chunk, 8, rows);
-        byteCount.copyInto(chunk, 9, rows);
-        packetCount.copyInto(chunk, 10, rows);
-        timestampNs.copyInto(chunk, 11, rows);
-        startNs.copyInto(chunk, 12, rows);
-        endNs.copyInto(chunk, 13, rows);
-        periodId.copyInto(chunk, 14, rows);
+        if (rows === 0) break;
+        chunk.rowCount = rows;
+        for (const [name, column] of Object.entries(columns)) column.copyInto(chunk, COL[name as keyof typeof COL], rows);
+        if (!spec.hasSrcIP) {
+          ALL_NULL.copyInto(chunk, COL.srcHi, rows);
+          ALL_NULL.copyInto(chunk, COL.srcLo, rows);
+        }
+        if (!spec.hasDstIP) {
+          ALL_NULL.copyInto(chunk, COL.dstHi, rows);
+          ALL_NULL.copyInto(chunk, COL.dstLo, rows);
+        }
+        srcV6.copyInto(chunk, COL.srcIPv6, rows);
+        dstV6.copyInto(chunk, COL.dstIPv6, rows);
+        if (!spec.hasSrcPort) ALL_NULL.copyInto(chunk, COL.srcPort, rows);
+        if (!spec.hasDstPort) ALL_NULL.copyInto(chunk, COL.dstPort, rows);
+        if (!spec.hasProtocol) ALL_NULL.copyInto(chunk, COL.protocol, rows);
         appender.appendDataChunk(chunk);
       }
       appender.flushSync();
@@ -232,17 +303,18 @@ export class DuckDbStore implements SnapshotWriter {
             [task.bySize, HEAVY_HITTER_TYPE.size],
           ]
         : [[task.spreaders, HEAVY_HITTER_TYPE.spread]];
-    const appender: DuckDBAppender = await connection.createAppender('heavy_hitters');
+    const appender = await connection.createAppender('heavy_hitters');
     try {
-      const at: Timestamp = snapshot.time;
+      const timestamp = new DuckDBTimestampValue(micros(snapshot.time));
+      const timestampNs = nanosBig(snapshot.time);
       for (const [entries, type] of lists) {
         for (const entry of entries) {
-          appender.appendTimestamp(new DuckDBTimestampValue(BigInt(micros(at.seconds, at.nanos))));
+          appender.appendTimestamp(timestamp);
           appender.appendVarchar(task.name);
           appender.appendVarchar(entry.flowText);
           appender.appendUBigInt(BigInt(Math.round(entry.value)));
           appender.appendUTinyInt(type);
-          appender.appendBigInt(nanosBig(at.seconds, at.nanos));
+          appender.appendBigInt(timestampNs);
           appender.appendBigInt(BigInt(snapshot.periodId));
           appender.appendVarchar(this.#options.runId);
           appender.endRow();

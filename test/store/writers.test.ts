@@ -133,3 +133,45 @@ test('file writers keep the original folder layout', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('DuckDB store writes only flows changed since its previous snapshot of the period, and the newest row per flow stays exact', async () => {
+  const store = new DuckDbStore({ path: ':memory:', runId: 'run-2', inputs: [], tool: 'test' });
+  await store.start();
+  try {
+    const spec = new KeySpec(['SrcIP']);
+    const table = new ExactFlowTable(spec);
+    const all = randomPackets(4000, 21, 300);
+    const snapshotAt = async (seconds: number, periodId: number): Promise<void> => {
+      await store.write({
+        group: 'exact',
+        time: { seconds, nanos: 0 },
+        periodId,
+        reason: 'interval',
+        tasks: [{ kind: 'exact', name: 'per_src', keyFields: ['SrcIP'], memoryBytes: 0, flows: table.toColumns() }],
+      });
+    };
+    for (const b of fillBatches(all.slice(0, 3000), 512)) table.ingest(b);
+    await snapshotAt(1_700_000_100, 1);
+    // a few packets from only two sources
+    const later = all.slice(3000).filter((p) => p.src[3] === all[0]!.src[3] || p.src[3] === all[1]!.src[3]);
+    for (const b of fillBatches(later, 512)) table.ingest(b);
+    await snapshotAt(1_700_000_200, 1);
+    const counts = (await store.connection.runAndReadAll('SELECT epoch(Timestamp)::BIGINT, count(*)::INTEGER FROM flow_metrics GROUP BY 1 ORDER BY 1')).getRowsJS();
+    const sourcesChanged = new Set(later.map((p) => `${p.family}:${p.src.join('.')}`)).size;
+    assert.ok(sourcesChanged >= 2);
+    assert.deepEqual(counts, [
+      [1_700_000_100n, referenceFlows(all.slice(0, 3000), ['SrcIP']).size],
+      [1_700_000_200n, sourcesChanged],
+    ]);
+    const latest = (await store.connection.runAndReadAll('SELECT SrcIP, arg_max(PacketCount, Timestamp)::DOUBLE FROM flow_metrics GROUP BY SrcIP')).getRowsJS();
+    const reference = referenceFlows([...all.slice(0, 3000), ...later], ['SrcIP']);
+    assert.equal(latest.length, reference.size);
+    for (const [ip, packets] of latest) assert.equal(packets, reference.get(JSON.stringify({ SrcIP: ip }))?.packets, JSON.stringify(ip));
+    // a new period writes every flow again, even unchanged ones
+    await snapshotAt(1_700_000_300, 2);
+    const inPeriod2 = (await store.connection.runAndReadAll('SELECT count(*)::INTEGER FROM flow_metrics WHERE PeriodId = 2')).getRowsJS();
+    assert.equal(inPeriod2[0]![0], reference.size);
+  } finally {
+    await store.stop();
+  }
+});

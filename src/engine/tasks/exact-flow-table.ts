@@ -3,13 +3,14 @@
  * it holds tens of millions of flows (a V8 Map caps at 16.7M entries) at a fixed, small cost per flow.
  *
  * Layout: a power-of-two `#slots` index (entry number + 1, 0 = empty; linear probing, load ≤ 0.5)
- * points into dense, insertion-ordered entry columns that grow by 1.5×. Dense entries make
- * snapshots a straight scan and keep the index small (4 bytes per slot).
+ * points into dense, insertion-ordered entry records that grow by 1.5×. One record holds
+ * everything a packet touches — key words, 32-bit hash, the snapshot epoch of its last change,
+ * then packets, bytes, first and last seen as doubles — so an update costs one or two cache lines
+ * instead of one per column (the column layout measured 2× slower on 400k flows).
  *
- * Per entry: key words, its 32-bit hash (checked before comparing keys), packets and bytes
- * (Float64: exact integers up to 2^53), and first/last seen as nanoseconds relative to the table's
- * `#baseSeconds` (Float64: exact to the nanosecond for 104 days after the base, the first packet's
- * second; beyond that the resolution degrades to 2 ns, 4 ns, … — never the order of min/max).
+ * Counters are doubles: exact integers up to 2^53. First/last seen are nanoseconds relative to the
+ * table's `#baseSeconds` (the first packet's second): exact to the nanosecond for 104 days after
+ * it; beyond that the resolution degrades to 2 ns, 4 ns, … — never the order of min and max.
  */
 import type { PacketBatch } from '../../model/packet.js';
 import type { FlowColumns } from '../../model/snapshot.js';
@@ -18,6 +19,10 @@ import { murmur3Words } from '../hash.js';
 
 const INITIAL_ENTRIES = 1024;
 const NANOS_PER_SECOND = 1e9;
+/** Doubles per record after the key/hash/epoch words: packets, bytes, first, last. */
+const COUNTERS = 4;
+/** Packets per two-pass chunk of `ingest`: their slots and records stay in L1/L2 between passes. */
+const CHUNK = 256;
 
 /** One flow as plain data (snapshots, reports, tests). */
 export interface FlowRecord {
@@ -42,35 +47,44 @@ export class ExactFlowTable {
   readonly spec: KeySpec;
   readonly #keyWords: number;
   readonly #seed: number;
+  /** Record size in doubles, and where its parts start (in 32-bit words / doubles). */
+  readonly #stride: number;
+  readonly #hashWord: number;
+  readonly #epochWord: number;
+  readonly #counterAt: number;
   #slots: Int32Array;
   #mask: number;
   #count = 0;
-  #entryCapacity: number;
-  #keys: Uint32Array;
-  #hashes: Uint32Array;
-  #packets: Float64Array;
-  #bytes: Float64Array;
-  #first: Float64Array;
-  #last: Float64Array;
+  #capacity: number;
+  #words: Uint32Array;
+  #doubles: Float64Array;
+  #epoch = 0;
   /** Whole second subtracted from every timestamp; NaN until the first packet. */
   #baseSeconds = Number.NaN;
-  /** Scratch key of the packet being looked up. */
+  /** Scratch key of a single lookup (`get`). */
   readonly #probe: Uint32Array;
+  /** Keys and hashes of the chunk being ingested. */
+  readonly #chunkKeys: Uint32Array;
+  readonly #chunkHashes = new Uint32Array(CHUNK);
+  /** Sink of the first pass's reads, so they are not optimised away. */
+  #touched = 0;
 
   constructor(spec: KeySpec, seed = 0x5eed) {
     this.spec = spec;
     this.#keyWords = spec.words;
     this.#seed = seed;
     this.#probe = new Uint32Array(spec.words);
-    this.#entryCapacity = INITIAL_ENTRIES;
+    this.#chunkKeys = new Uint32Array(CHUNK * spec.words);
+    this.#hashWord = spec.words;
+    this.#epochWord = spec.words + 1;
+    const headerDoubles = Math.ceil((spec.words + 2) / 2);
+    this.#counterAt = headerDoubles;
+    this.#stride = headerDoubles + COUNTERS;
+    this.#capacity = INITIAL_ENTRIES;
     this.#slots = new Int32Array(INITIAL_ENTRIES * 2);
     this.#mask = this.#slots.length - 1;
-    this.#keys = new Uint32Array(INITIAL_ENTRIES * spec.words);
-    this.#hashes = new Uint32Array(INITIAL_ENTRIES);
-    this.#packets = new Float64Array(INITIAL_ENTRIES);
-    this.#bytes = new Float64Array(INITIAL_ENTRIES);
-    this.#first = new Float64Array(INITIAL_ENTRIES);
-    this.#last = new Float64Array(INITIAL_ENTRIES);
+    this.#doubles = new Float64Array(INITIAL_ENTRIES * this.#stride);
+    this.#words = new Uint32Array(this.#doubles.buffer);
   }
 
   /** Number of distinct flows. */
@@ -80,47 +94,94 @@ export class ExactFlowTable {
 
   /** Bytes held by the table's arrays. */
   memoryBytes(): number {
-    return (
-      this.#slots.byteLength +
-      this.#keys.byteLength +
-      this.#hashes.byteLength +
-      this.#packets.byteLength +
-      this.#bytes.byteLength +
-      this.#first.byteLength +
-      this.#last.byteLength
-    );
+    return this.#slots.byteLength + this.#doubles.byteLength;
   }
 
   /**
    * Account every packet of the batch. With `partitions > 1`, only the packets whose key hash falls
    * in `partition` are taken (the worker pool splits one task's keys across threads this way).
+   *
+   * Packets go in chunks, in two passes: the first extracts and hashes every key of the chunk and
+   * reads the index slot and record each will need; the second does the updates. The first pass's
+   * loads are independent of each other, so the CPU overlaps their cache misses instead of waiting
+   * for one miss per packet in turn (this more than halved the time on 400k flows).
    */
   ingest(batch: PacketBatch, partition = 0, partitions = 1): void {
     const n = batch.count;
     if (n === 0) return;
     if (Number.isNaN(this.#baseSeconds)) this.#baseSeconds = batch.tsSeconds[0]!;
     const spec = this.spec;
-    const probe = this.#probe;
-    const words = this.#keyWords;
+    const keyWords = this.#keyWords;
     const seed = this.#seed;
     const base = this.#baseSeconds;
-    for (let i = 0; i < n; i++) {
-      spec.extract(batch, i, probe, 0);
-      const hash = murmur3Words(probe, 0, words, seed);
-      if (partitions > 1 && partitionOf(hash, partitions) !== partition) continue;
-      const entry = this.#findOrInsert(hash);
-      const time = (batch.tsSeconds[i]! - base) * NANOS_PER_SECOND + batch.tsNanos[i]!;
-      const length = batch.wireLength[i]!;
-      if (this.#packets[entry] === 0) {
-        this.#first[entry] = time;
-        this.#last[entry] = time;
-      } else {
-        // min/max, not "last processed": capture files are not always in time order.
-        if (time < this.#first[entry]!) this.#first[entry] = time;
-        if (time > this.#last[entry]!) this.#last[entry] = time;
+    const epoch = this.#epoch;
+    const stride = this.#stride;
+    const counterAt = this.#counterAt;
+    const epochWord = this.#epochWord;
+    const hashWord = this.#hashWord;
+    const keys = this.#chunkKeys;
+    const hashes = this.#chunkHashes;
+    for (let from = 0; from < n; from += CHUNK) {
+      const to = Math.min(n, from + CHUNK);
+      let touched = 0;
+      for (let i = from; i < to; i++) {
+        const k = (i - from) * keyWords;
+        spec.extract(batch, i, keys, k);
+        const hash = murmur3Words(keys, k, keyWords, seed);
+        hashes[i - from] = hash;
+        const stored = this.#slots[hash & this.#mask]!;
+        if (stored !== 0) touched ^= this.#words[(stored - 1) * stride * 2 + hashWord]!;
       }
-      this.#packets[entry]! += 1;
-      this.#bytes[entry]! += length;
+      this.#touched ^= touched;
+      for (let i = from; i < to; i++) {
+        const hash = hashes[i - from]!;
+        if (partitions > 1 && partitionOf(hash, partitions) !== partition) continue;
+        const entry = this.#findOrInsert(hash, keys, (i - from) * keyWords);
+        const time = (batch.tsSeconds[i]! - base) * NANOS_PER_SECOND + batch.tsNanos[i]!;
+        const doubles = this.#doubles;
+        const c = entry * stride + counterAt;
+        if (doubles[c] === 0) {
+          doubles[c + 2] = time;
+          doubles[c + 3] = time;
+        } else {
+          // min/max, not "last processed": capture files are not always in time order.
+          if (time < doubles[c + 2]!) doubles[c + 2] = time;
+          if (time > doubles[c + 3]!) doubles[c + 3] = time;
+        }
+        doubles[c] = doubles[c]! + 1;
+        doubles[c + 1] = doubles[c + 1]! + batch.wireLength[i]!;
+        this.#words[entry * stride * 2 + epochWord] = epoch;
+      }
+    }
+  }
+
+  /**
+   * Add another table's flows (e.g. an earlier period's) into this one: packets and bytes summed,
+   * first seen the minimum and last seen the maximum of both.
+   */
+  mergeColumns(flows: FlowColumns): void {
+    const kw = this.#keyWords;
+    if (flows.keyWords !== kw) throw new RangeError(`cannot merge keys of ${flows.keyWords} words into a table of ${kw}`);
+    if (flows.count === 0) return;
+    if (Number.isNaN(this.#baseSeconds)) this.#baseSeconds = flows.firstSeconds[0]!;
+    const base = this.#baseSeconds;
+    for (let f = 0; f < flows.count; f++) {
+      const hash = murmur3Words(flows.keys, f * kw, kw, this.#seed);
+      const entry = this.#findOrInsert(hash, flows.keys, f * kw);
+      const first = (flows.firstSeconds[f]! - base) * NANOS_PER_SECOND + flows.firstNanos[f]!;
+      const last = (flows.lastSeconds[f]! - base) * NANOS_PER_SECOND + flows.lastNanos[f]!;
+      const doubles = this.#doubles;
+      const c = entry * this.#stride + this.#counterAt;
+      if (doubles[c] === 0) {
+        doubles[c + 2] = first;
+        doubles[c + 3] = last;
+      } else {
+        if (first < doubles[c + 2]!) doubles[c + 2] = first;
+        if (last > doubles[c + 3]!) doubles[c + 3] = last;
+      }
+      doubles[c] = doubles[c]! + flows.packets[f]!;
+      doubles[c + 1] = doubles[c + 1]! + flows.bytes[f]!;
+      this.#words[entry * this.#stride * 2 + this.#epochWord] = this.#epoch;
     }
   }
 
@@ -128,37 +189,61 @@ export class ExactFlowTable {
   get(key: ArrayLike<number>): FlowRecord | undefined {
     for (let w = 0; w < this.#keyWords; w++) this.#probe[w] = key[w]!;
     const hash = murmur3Words(this.#probe, 0, this.#keyWords, this.#seed);
-    const entry = this.#find(hash);
-    return entry < 0 ? undefined : this.#record(entry);
+    const entry = this.#find(hash, this.#probe, 0);
+    if (entry < 0) return undefined;
+    const c = entry * this.#stride + this.#counterAt;
+    const seconds = new Float64Array(2);
+    const nanos = new Uint32Array(2);
+    this.#split(this.#doubles[c + 2]!, seconds, nanos, 0);
+    this.#split(this.#doubles[c + 3]!, seconds, nanos, 1);
+    return {
+      packets: this.#doubles[c]!,
+      bytes: this.#doubles[c + 1]!,
+      firstSeconds: seconds[0]!,
+      firstNanos: nanos[0]!,
+      lastSeconds: seconds[1]!,
+      lastNanos: nanos[1]!,
+    };
   }
 
   /** Forget every flow (period reset); keeps the allocated capacity. */
   clear(): void {
     this.#slots.fill(0);
     this.#count = 0;
-    this.#packets.fill(0);
     this.#baseSeconds = Number.NaN;
   }
 
-  /** Copy the table into fresh, transferable columns (a read-only snapshot). */
+  /** Copy the table into fresh, transferable columns (a read-only snapshot); starts a new epoch. */
   toColumns(): FlowColumns {
     const n = this.#count;
     const kw = this.#keyWords;
+    const stride = this.#stride;
     const out: FlowColumns = {
       count: n,
       keyWords: kw,
-      keys: this.#keys.slice(0, n * kw),
-      packets: this.#packets.slice(0, n),
-      bytes: this.#bytes.slice(0, n),
+      keys: new Uint32Array(n * kw),
+      packets: new Float64Array(n),
+      bytes: new Float64Array(n),
       firstSeconds: new Float64Array(n),
       firstNanos: new Uint32Array(n),
       lastSeconds: new Float64Array(n),
       lastNanos: new Uint32Array(n),
+      changedEpoch: new Uint32Array(n),
+      epoch: this.#epoch,
     };
+    const words = this.#words;
+    const doubles = this.#doubles;
     for (let e = 0; e < n; e++) {
-      this.#split(this.#first[e]!, out.firstSeconds, out.firstNanos, e);
-      this.#split(this.#last[e]!, out.lastSeconds, out.lastNanos, e);
+      const w = e * stride * 2;
+      out.keys.set(words.subarray(w, w + kw), e * kw);
+      out.changedEpoch[e] = words[w + this.#epochWord]!;
+      const c = e * stride + this.#counterAt;
+      out.packets[e] = doubles[c]!;
+      out.bytes[e] = doubles[c + 1]!;
+      this.#split(doubles[c + 2]!, out.firstSeconds, out.firstNanos, e);
+      this.#split(doubles[c + 3]!, out.lastSeconds, out.lastNanos, e);
     }
+    this.#epoch++;
     return out;
   }
 
@@ -168,88 +253,63 @@ export class ExactFlowTable {
     nanos[at] = relative - whole * NANOS_PER_SECOND;
   }
 
-  #record(entry: number): FlowRecord {
-    const seconds = new Float64Array(2);
-    const nanos = new Uint32Array(2);
-    this.#split(this.#first[entry]!, seconds, nanos, 0);
-    this.#split(this.#last[entry]!, seconds, nanos, 1);
-    return {
-      packets: this.#packets[entry]!,
-      bytes: this.#bytes[entry]!,
-      firstSeconds: seconds[0]!,
-      firstNanos: nanos[0]!,
-      lastSeconds: seconds[1]!,
-      lastNanos: nanos[1]!,
-    };
-  }
-
-  #sameKey(entry: number): boolean {
+  #sameKey(entry: number, key: Uint32Array, at: number): boolean {
     const kw = this.#keyWords;
-    const at = entry * kw;
-    for (let w = 0; w < kw; w++) if (this.#keys[at + w] !== this.#probe[w]) return false;
+    const w = entry * this.#stride * 2;
+    const words = this.#words;
+    // compare from the last word: the meta/ports words differ most often among colliding keys
+    for (let i = kw - 1; i >= 0; i--) if (words[w + i] !== key[at + i]) return false;
     return true;
   }
 
-  #find(hash: number): number {
-    let slot = hash & this.#mask;
+  #find(hash: number, key: Uint32Array, at: number): number {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    const hashStride = this.#stride * 2;
+    const hashWord = this.#hashWord;
+    let slot = hash & mask;
     for (;;) {
-      const stored = this.#slots[slot]!;
+      const stored = slots[slot]!;
       if (stored === 0) return -1;
       const entry = stored - 1;
-      if (this.#hashes[entry] === hash && this.#sameKey(entry)) return entry;
-      slot = (slot + 1) & this.#mask;
+      if (this.#words[entry * hashStride + hashWord] === hash && this.#sameKey(entry, key, at)) return entry;
+      slot = (slot + 1) & mask;
     }
   }
 
-  #findOrInsert(hash: number): number {
-    let slot = hash & this.#mask;
-    for (;;) {
-      const stored = this.#slots[slot]!;
-      if (stored === 0) break;
-      const entry = stored - 1;
-      if (this.#hashes[entry] === hash && this.#sameKey(entry)) return entry;
-      slot = (slot + 1) & this.#mask;
-    }
+  #findOrInsert(hash: number, key: Uint32Array, at: number): number {
+    const found = this.#find(hash, key, at);
+    if (found >= 0) return found;
     const entry = this.#count;
-    if (entry === this.#entryCapacity) {
-      this.#growEntries();
-    }
-    if ((entry + 1) * 2 > this.#slots.length) {
-      this.#growSlots();
-      // the slot found above is stale after a rehash
-      slot = hash & this.#mask;
-      while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
-    }
+    if (entry === this.#capacity) this.#growEntries();
+    if ((entry + 1) * 2 > this.#slots.length) this.#growSlots();
+    let slot = hash & this.#mask;
+    while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
     this.#count = entry + 1;
     this.#slots[slot] = entry + 1;
-    this.#hashes[entry] = hash;
-    this.#keys.set(this.#probe, entry * this.#keyWords);
-    this.#packets[entry] = 0;
-    this.#bytes[entry] = 0;
+    const w = entry * this.#stride * 2;
+    this.#words.set(key.subarray(at, at + this.#keyWords), w);
+    this.#words[w + this.#hashWord] = hash;
+    const c = entry * this.#stride + this.#counterAt;
+    this.#doubles.fill(0, c, c + COUNTERS);
     return entry;
   }
 
   #growEntries(): void {
-    const capacity = Math.ceil(this.#entryCapacity * 1.5);
-    const grow = <T extends Float64Array | Uint32Array>(old: T, make: (n: number) => T, perEntry = 1): T => {
-      const next = make(capacity * perEntry);
-      next.set(old);
-      return next;
-    };
-    this.#keys = grow(this.#keys, (n) => new Uint32Array(n), this.#keyWords);
-    this.#hashes = grow(this.#hashes, (n) => new Uint32Array(n));
-    this.#packets = grow(this.#packets, (n) => new Float64Array(n));
-    this.#bytes = grow(this.#bytes, (n) => new Float64Array(n));
-    this.#first = grow(this.#first, (n) => new Float64Array(n));
-    this.#last = grow(this.#last, (n) => new Float64Array(n));
-    this.#entryCapacity = capacity;
+    const capacity = Math.ceil(this.#capacity * 1.5);
+    const doubles = new Float64Array(capacity * this.#stride);
+    doubles.set(this.#doubles.subarray(0, this.#count * this.#stride));
+    this.#doubles = doubles;
+    this.#words = new Uint32Array(doubles.buffer);
+    this.#capacity = capacity;
   }
 
   #growSlots(): void {
     const slots = new Int32Array(this.#slots.length * 2);
     const mask = slots.length - 1;
+    const hashStride = this.#stride * 2;
     for (let e = 0; e < this.#count; e++) {
-      let slot = this.#hashes[e]! & mask;
+      let slot = this.#words[e * hashStride + this.#hashWord]! & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = e + 1;
     }
