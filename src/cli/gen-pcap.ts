@@ -3,9 +3,9 @@
  * The generator is pure (src/synth); this file owns the flags and the files.
  */
 
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import type { TrafficConfig, TrafficOptions, TruthSummary } from '../synth/index.js';
@@ -192,6 +192,7 @@ export async function writeSyntheticCapture(options: TrafficOptions, files: Capt
 async function withFile(path: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
   let handle: FileHandle;
   try {
+    await mkdir(dirname(path), { recursive: true });
     handle = await open(path, 'w');
   } catch (error) {
     throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot create ${path}: ${(error as Error).message}`, { cause: error, location: { file: path } });
@@ -217,7 +218,7 @@ export async function runGenPcap(argv: string[], io: GenPcapIo = process): Promi
     command = parseGenPcapArgs(argv);
   } catch (error) {
     if (isNetSpectraError(error) && error.code === 'NS_ERR_USAGE') {
-      io.stderr.write(`${error.toDisplayString()}\nRun 'netspectra gen-pcap --help' for usage.\n`);
+      io.stderr.write(`netspectra: ${error.toDisplayString()}\nRun 'netspectra gen-pcap --help' for usage.\n`);
       return 2;
     }
     throw error;
@@ -236,7 +237,7 @@ export async function runGenPcap(argv: string[], io: GenPcapIo = process): Promi
     );
     return 0;
   } catch (error) {
-    io.stderr.write(`${isNetSpectraError(error) ? error.toDisplayString() : String(error)}\n`);
+    io.stderr.write(`netspectra: ${isNetSpectraError(error) ? error.toDisplayString() : String(error)}\n`);
     return 1;
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -58,7 +58,7 @@ describe('gen-pcap CLI', () => {
     it(`exits 2 naming ${flag} for: ${argv.join(' ')}`, async () => {
       const { io, out, err } = capturingIo();
       assert.equal(await runGenPcap(argv, io), 2);
-      assert.match(err(), /^NS_ERR_USAGE: /);
+      assert.match(err(), /^netspectra: NS_ERR_USAGE: /);
       assert.ok(err().includes(flag), err());
       assert.equal(out(), '');
     });
@@ -94,9 +94,16 @@ describe('gen-pcap CLI', () => {
     assert.ok(capture.equals(await readFile(again)));
   });
 
+  it('creates missing folders of --out', async () => {
+    const { io } = capturingIo();
+    assert.equal(await runGenPcap(['--out', join(folder, 'new', 'deeper', 'x.pcap'), '--packets', '100'], io), 0);
+  });
+
   it('exits 1 with NS_ERR_STORE_WRITE when the file cannot be created', async () => {
     const { io, err } = capturingIo();
-    assert.equal(await runGenPcap(['--out', join(folder, 'missing', 'x.pcap'), '--packets', '100'], io), 1);
+    const notAFolder = join(folder, 'plain-file');
+    await writeFile(notAFolder, 'x');
+    assert.equal(await runGenPcap(['--out', join(notAFolder, 'x.pcap'), '--packets', '100'], io), 1);
     assert.match(err(), /NS_ERR_STORE_WRITE/);
   });
 });
