@@ -67,6 +67,7 @@ export class ExactFlowTable {
   readonly #chunkKeys: Uint32Array;
   readonly #chunkHashes = new Uint32Array(CHUNK);
   /** Sink of the first pass's reads, so they are not optimised away. */
+  // eslint-disable-next-line no-unused-private-class-members -- written, never read, on purpose
   #touched = 0;
 
   constructor(spec: KeySpec, seed = 0x5eed) {
