@@ -18,10 +18,19 @@
  *    bucket to the newcomer, so a bucket ends up owned by its largest spreader.
  * The estimate of a flow combines the rows whose bucket it owns (see `#estimate`).
  *
- * Hashing: the flow key is hashed once per row (seed `deriveSeed(seed, row)`: bucket choice); the
- * element key once per packet (its own seed); the (flow, element) pair hash is the element hash
- * mixed with the row's flow hash, so pairs are independent across rows and flows for the price of
- * two integer finalisers per row.
+ * Hashing: each packet's flow key and element key are hashed once (murmur3, their own seeds). A
+ * row's flow hash is the flow hash remixed with the row's seed (`remix32`, as in the heavy-hitter
+ * sketch, whose header explains why rows stay independent: only flows with equal 32-bit hashes
+ * share every bucket), its bucket that hash range-reduced; the (flow, element) pair hash is the
+ * element hash mixed with the row's flow hash, so pairs are independent across rows and flows for
+ * the price of two integer finalisers per row. Registers' word and bit offset come from small
+ * tables, the geometric value from `clz32` (base 0.5) or a scan of precomputed thresholds base^r
+ * (no logarithm per packet). The common one-address keys (SrcIP → DstIP and back) are read straight
+ * from the batch's address columns; a chunk's keys are hashed in one small loop and its elements
+ * offered to the rows in another, which V8 compiles better than one large loop.
+ *
+ * State per bucket: the registers, then (one Float64Array, side by side so a sampled element
+ * touches one cache line for both) the sampling probability p and the counter, and the key.
  *
  * The random choices (rounding of 1/p, decay) come from a seeded xoshiro128** generator, so results
  * depend only on the seed and the packet order (not on batch boundaries), and `reset` rewinds it
@@ -30,7 +39,7 @@
  */
 import type { PacketBatch } from '../../model/packet.js';
 import { KeySpec } from '../flow-key.js';
-import { deriveSeed, murmur3Words } from '../hash.js';
+import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../hash.js';
 import type { SketchEntry, SketchTask, SketchTaskParams, SuperSpreaderSnapshot } from './sketch-task.js';
 import { compareEntries } from './sketch-task.js';
 
@@ -39,6 +48,24 @@ const TWO_POW_32 = 4294967296;
 /** Seed indices of the non-row purposes, far from the row indices 0..depth-1. */
 const PURPOSE_ELEMENT = 0x100;
 const PURPOSE_RANDOM = 0x200;
+const PURPOSE_FLOW = 0x300;
+
+/**
+ * Packets per pass: a pass hashes the chunk's flow and element keys (small loops, specialised by
+ * key shape), then offers the elements to the rows. Two small loops compile better than one large
+ * one: V8 then inlines every hash step instead of running out of inlining budget.
+ */
+const CHUNK = 256;
+
+/** Key shapes with a fast path: one address field (and optionally Protocol), 5 words. */
+const SHAPE_GENERAL = 0;
+const SHAPE_SRC_ADDRESS = 1;
+const SHAPE_DST_ADDRESS = 2;
+
+function shapeOf(spec: KeySpec): number {
+  if (spec.hasSrcPort || spec.hasDstPort || spec.hasSrcIP === spec.hasDstIP) return SHAPE_GENERAL;
+  return spec.hasSrcIP ? SHAPE_SRC_ADDRESS : SHAPE_DST_ADDRESS;
+}
 
 /**
  * Owned rows within this ratio of the largest are averaged. One row's relative standard error is
@@ -57,33 +84,54 @@ export class SuperSpreadSketch implements SketchTask {
   readonly #elementWords: number;
   readonly #width: number;
   readonly #depth: number;
-  readonly #m: number;
-  readonly #registerBits: number;
   readonly #registerMask: number;
   /** Registers are packed whole into 32-bit words (none straddles two words). */
   readonly #registersPerWord: number;
   readonly #wordsPerBucket: number;
   readonly #halfBase: boolean;
-  readonly #logBase: number;
+  /**
+   * General base: the geometric value of a hash u is 1 + #{r ≥ 1 : u + 0.5 < base^r · 2^32}, i.e.
+   * P(value > r) = base^r; thresholds for r = 1 .. 2^size − 1 (a scan from the bottom: values are small).
+   */
+  readonly #valueThresholds: Float64Array;
+  /** Register → its word within a bucket's registers, and its bit offset there. */
+  readonly #registerWord: Uint16Array;
+  readonly #registerShift: Uint8Array;
+  /** Buckets and registers from hashes: see `rangeShift`. */
+  readonly #columnShift: number;
+  readonly #columnScale: number;
+  readonly #registerIndexShift: number;
+  readonly #registerIndexScale: number;
+  readonly #flowShape: number;
+  readonly #elementShape: number;
+  readonly #flowProtocolMask: number;
+  readonly #elementProtocolMask: number;
   /** base^r / m for r in 0..2^size − 1, with 0 at the top (a saturated register never samples). */
   readonly #samplingTerm: Float64Array;
   readonly #logDecayBase: number;
-  readonly #flowSeeds: Uint32Array;
+  /** Per row: the seed remixing the flow hash into the row's hash. */
+  readonly #rowSeeds: Int32Array;
+  readonly #flowSeed: number;
   readonly #elementSeed: number;
   readonly #randomSeed: number;
 
   readonly #registers: Uint32Array;
-  /** Per bucket: probability that a new element samples. */
-  readonly #samplingProbability: Float64Array;
+  /**
+   * Per bucket, side by side (one cache line for a sampled element): at 2·bucket the probability
+   * that a new element samples, at 2·bucket + 1 the key's estimated spread (real-valued: weights
+   * 1/p are not integers).
+   */
+  readonly #state: Float64Array;
   readonly #keys: Uint32Array;
-  /** Per bucket: the key's estimated spread (real-valued: weights 1/p are not integers). */
-  readonly #counters: Float64Array;
   /** xoshiro128** state. */
   readonly #random = new Uint32Array(4);
 
-  /** The current packet's flow and element keys (reused: no allocation per packet). */
+  /** A packet's flow and element keys (reused: no allocation per packet). */
   readonly #flowKey: Uint32Array;
   readonly #elementKey: Uint32Array;
+  /** The flow and element hashes of the chunk's packets. */
+  readonly #flowHashes = new Int32Array(CHUNK);
+  readonly #elementHashes = new Int32Array(CHUNK);
 
   constructor(params: SketchTaskParams) {
     this.name = params.name;
@@ -94,26 +142,39 @@ export class SuperSpreadSketch implements SketchTask {
     this.#elementWords = this.#elementSpec.words;
     this.#width = params.width;
     this.#depth = params.depth;
-    this.#m = params.m;
-    this.#registerBits = params.size;
     this.#registerMask = (1 << params.size) - 1;
     this.#registersPerWord = Math.floor(32 / params.size);
     this.#wordsPerBucket = Math.ceil(params.m / this.#registersPerWord);
     this.#halfBase = params.base === 0.5;
-    this.#logBase = Math.log(params.base);
+    this.#valueThresholds = new Float64Array(this.#registerMask + 1);
+    for (let r = 1; r <= this.#registerMask; r++) this.#valueThresholds[r] = params.base ** r * TWO_POW_32;
+    this.#registerWord = new Uint16Array(params.m);
+    this.#registerShift = new Uint8Array(params.m);
+    for (let register = 0; register < params.m; register++) {
+      this.#registerWord[register] = Math.floor(register / this.#registersPerWord);
+      this.#registerShift[register] = (register % this.#registersPerWord) * params.size;
+    }
+    this.#columnShift = rangeShift(params.width);
+    this.#columnScale = params.width / TWO_POW_32;
+    this.#registerIndexShift = rangeShift(params.m);
+    this.#registerIndexScale = params.m / TWO_POW_32;
+    this.#flowShape = shapeOf(this.#flowSpec);
+    this.#elementShape = shapeOf(this.#elementSpec);
+    this.#flowProtocolMask = this.#flowSpec.hasProtocol ? 0xff : 0;
+    this.#elementProtocolMask = this.#elementSpec.hasProtocol ? 0xff : 0;
     this.#samplingTerm = new Float64Array(this.#registerMask + 1);
     for (let r = 0; r < this.#registerMask; r++) this.#samplingTerm[r] = params.base ** r / params.m;
     this.#logDecayBase = Math.log(params.b);
-    this.#flowSeeds = new Uint32Array(params.depth);
-    for (let row = 0; row < params.depth; row++) this.#flowSeeds[row] = deriveSeed(params.seed, row);
+    this.#rowSeeds = new Int32Array(params.depth);
+    for (let row = 0; row < params.depth; row++) this.#rowSeeds[row] = deriveSeed(params.seed, row);
+    this.#flowSeed = deriveSeed(params.seed, PURPOSE_FLOW);
     this.#elementSeed = deriveSeed(params.seed, PURPOSE_ELEMENT);
     this.#randomSeed = deriveSeed(params.seed, PURPOSE_RANDOM);
 
     const buckets = params.width * params.depth;
     this.#registers = new Uint32Array(buckets * this.#wordsPerBucket);
-    this.#samplingProbability = new Float64Array(buckets);
+    this.#state = new Float64Array(2 * buckets);
     this.#keys = new Uint32Array(buckets * this.#flowWords);
-    this.#counters = new Float64Array(buckets);
     this.#flowKey = new Uint32Array(this.#flowWords);
     this.#elementKey = new Uint32Array(this.#elementWords);
     this.reset();
@@ -127,55 +188,118 @@ export class SuperSpreadSketch implements SketchTask {
   }
 
   ingest(batch: PacketBatch): void {
+    const addresses = this.#flowShape !== SHAPE_GENERAL && this.#elementShape !== SHAPE_GENERAL;
+    for (let from = 0; from < batch.count; from += CHUNK) {
+      const count = Math.min(CHUNK, batch.count - from);
+      if (addresses) this.#hashAddresses(batch, from, count);
+      else this.#hashGeneral(batch, from, count);
+      this.#updateRows(batch, from, count);
+    }
+  }
+
+  /**
+   * The fast path for a flow and an element of one address each (+ Protocol), e.g. SrcIP → DstIP:
+   * both keys (`[address 4 words][family << 8 | protocol]`, the `KeySpec` layout) are read straight
+   * from the batch and hashed inline, one murmur3 hash per key and packet.
+   */
+  #hashAddresses(batch: PacketBatch, from: number, count: number): void {
+    const family = batch.family;
+    const protocol = batch.protocol;
+    const flowAddress = this.#flowShape === SHAPE_DST_ADDRESS ? batch.dstAddr : batch.srcAddr;
+    const elementAddress = this.#elementShape === SHAPE_DST_ADDRESS ? batch.dstAddr : batch.srcAddr;
+    const flowProtocolMask = this.#flowProtocolMask;
+    const elementProtocolMask = this.#elementProtocolMask;
+    const flowSeed = this.#flowSeed | 0;
+    const elementSeed = this.#elementSeed | 0;
+    const flowHashes = this.#flowHashes;
+    const elementHashes = this.#elementHashes;
+    for (let j = 0; j < count; j++) {
+      const i = from + j;
+      const a = i * 4;
+      let f = flowSeed;
+      let e = elementSeed;
+      for (let w = 0; w < 4; w++) {
+        f = murmur3Mix(f, flowAddress[a + w]!);
+        e = murmur3Mix(e, elementAddress[a + w]!);
+      }
+      flowHashes[j] = murmur3Finalize(murmur3Mix(f, (family[i]! << 8) | (protocol[i]! & flowProtocolMask)), 20);
+      elementHashes[j] = murmur3Finalize(murmur3Mix(e, (family[i]! << 8) | (protocol[i]! & elementProtocolMask)), 20);
+    }
+  }
+
+  /** Any other keys: extracted by `KeySpec` into the scratch keys, then hashed. */
+  #hashGeneral(batch: PacketBatch, from: number, count: number): void {
     const flowSpec = this.#flowSpec;
     const elementSpec = this.#elementSpec;
     const flowKey = this.#flowKey;
     const elementKey = this.#elementKey;
-    const flowWords = this.#flowWords;
-    const elementWords = this.#elementWords;
-    const elementSeed = this.#elementSeed;
-    const width = this.#width;
+    for (let j = 0; j < count; j++) {
+      flowSpec.extract(batch, from + j, flowKey, 0);
+      elementSpec.extract(batch, from + j, elementKey, 0);
+      this.#flowHashes[j] = hashKey(flowKey, 0, this.#flowWords, this.#flowSeed);
+      this.#elementHashes[j] = hashKey(elementKey, 0, this.#elementWords, this.#elementSeed);
+    }
+  }
+
+  /** Offer each packet's element to its flow's bucket in every row. */
+  #updateRows(batch: PacketBatch, from: number, count: number): void {
+    const flowHashes = this.#flowHashes;
+    const elementHashes = this.#elementHashes;
+    const rowSeeds = this.#rowSeeds;
     const depth = this.#depth;
-    const m = this.#m;
-    const flowSeeds = this.#flowSeeds;
     const registers = this.#registers;
-    const registersPerWord = this.#registersPerWord;
-    const wordsPerBucket = this.#wordsPerBucket;
-    const registerBits = this.#registerBits;
+    const registerWord = this.#registerWord;
+    const registerShift = this.#registerShift;
     const registerMask = this.#registerMask;
+    const registerIndexShift = this.#registerIndexShift;
+    const registerIndexScale = this.#registerIndexScale;
+    const columnShift = this.#columnShift;
+    const columnScale = this.#columnScale;
+    const width = this.#width;
+    const wordsPerBucket = this.#wordsPerBucket;
     const halfBase = this.#halfBase;
-    const logBase = this.#logBase;
-    for (let i = 0; i < batch.count; i++) {
-      flowSpec.extract(batch, i, flowKey, 0);
-      elementSpec.extract(batch, i, elementKey, 0);
-      const elementHash = murmur3Words(elementKey, 0, elementWords, elementSeed);
+    const thresholds = this.#valueThresholds;
+    for (let j = 0; j < count; j++) {
+      const flowHash = flowHashes[j]!;
+      const elementHash = elementHashes[j]!;
       for (let row = 0; row < depth; row++) {
-        const flowHash = murmur3Words(flowKey, 0, flowWords, flowSeeds[row]!);
-        const bucket = row * width + Math.floor((flowHash * width) / TWO_POW_32);
-        // Two finalisers of (element hash, flow hash): one gives the geometric value, the other the
+        const rowHash = remix32(flowHash, rowSeeds[row]!);
+        const bucket = row * width + (columnShift < 32 ? rowHash >>> columnShift : ((rowHash >>> 0) * columnScale) | 0);
+        // Two finalisers of (element hash, row hash): one gives the geometric value, the other the
         // register, so both are independent of each other and of the bucket choice.
-        const pairHash = finalize(elementHash ^ flowHash, 0x7feb352d, 0x846ca68b);
+        const pairHash = finalize(elementHash ^ rowHash, 0x7feb352d, 0x846ca68b);
         const indexHash = finalize(pairHash, 0x21f0aaad, 0x735a2d97);
-        let value = halfBase ? Math.clz32(pairHash) + 1 : 1 + Math.floor(Math.log((pairHash + 0.5) / TWO_POW_32) / logBase);
-        if (value > registerMask) value = registerMask;
-        const register = Math.floor((indexHash * m) / TWO_POW_32);
-        const wordAt = bucket * wordsPerBucket + ((register / registersPerWord) | 0);
-        const shift = (register % registersPerWord) * registerBits;
-        const old = (registers[wordAt]! >>> shift) & registerMask;
+        let value: number;
+        if (halfBase) {
+          value = Math.clz32(pairHash) + 1;
+          if (value > registerMask) value = registerMask;
+        } else {
+          const u = pairHash + 0.5;
+          value = 1;
+          while (value < registerMask && u < thresholds[value]!) value++;
+        }
+        const register = registerIndexShift < 32 ? indexHash >>> registerIndexShift : (indexHash * registerIndexScale) | 0;
+        const wordAt = bucket * wordsPerBucket + registerWord[register]!;
+        const shift = registerShift[register]!;
+        const word = registers[wordAt]!;
+        const old = (word >>> shift) & registerMask;
         // Not new to this bucket's sampler, or not sampled: nothing to count. The common case.
         if (value <= old) continue;
-        registers[wordAt] = (registers[wordAt]! & ~(registerMask << shift)) | (value << shift);
-        this.#sampled(bucket, old, value);
+        registers[wordAt] = (word & ~(registerMask << shift)) | (value << shift);
+        this.#sampled(batch, from + j, bucket, old, value);
       }
     }
   }
 
   reset(): void {
     this.#registers.fill(0);
-    // Empty registers: every new element samples.
-    this.#samplingProbability.fill(1);
+    // Empty registers: every new element samples (p = 1); no key, counter 0.
+    const state = this.#state;
+    for (let at = 0; at < state.length; at += 2) {
+      state[at] = 1;
+      state[at + 1] = 0;
+    }
     this.#keys.fill(0);
-    this.#counters.fill(0);
     this.#random[0] = this.#randomSeed;
     this.#random[1] = 0x9e3779b9;
     this.#random[2] = 0x243f6a88;
@@ -183,7 +307,7 @@ export class SuperSpreadSketch implements SketchTask {
   }
 
   memoryBytes(): number {
-    return this.#registers.byteLength + this.#samplingProbability.byteLength + this.#keys.byteLength + this.#counters.byteLength;
+    return this.#registers.byteLength + this.#state.byteLength + this.#keys.byteLength;
   }
 
   /** Estimated number of distinct elements of the flow whose key words are `key`; 0 if no bucket holds it. */
@@ -199,12 +323,12 @@ export class SuperSpreadSketch implements SketchTask {
     for (let row = 0; row < this.#depth; row++) {
       for (let column = 0; column < this.#width; column++) {
         const bucket = row * this.#width + column;
-        if (this.#counters[bucket] === 0) continue;
+        if (this.#state[2 * bucket + 1] === 0) continue;
         const at = bucket * flowWords;
         let seenInEarlierRow = false;
         for (let earlier = 0; earlier < row && !seenInEarlierRow; earlier++) {
           const other = this.#bucketOf(keys, at, earlier);
-          seenInEarlierRow = this.#counters[other] !== 0 && sameKeyAt(keys, other * flowWords, keys, at, flowWords);
+          seenInEarlierRow = this.#state[2 * other + 1] !== 0 && sameKeyAt(keys, other * flowWords, keys, at, flowWords);
         }
         if (seenInEarlierRow) continue;
         const value = Math.round(this.#estimate(keys, at));
@@ -223,20 +347,22 @@ export class SuperSpreadSketch implements SketchTask {
     };
   }
 
-  /** A register of `bucket` rose from `old` to `value`: credit 1/p to the bucket's key (HeavyKeeper). */
-  #sampled(bucket: number, old: number, value: number): void {
-    const probability = this.#samplingProbability[bucket]!;
-    this.#samplingProbability[bucket] = probability - this.#samplingTerm[old]! + this.#samplingTerm[value]!;
+  /** A register of `bucket` rose from `old` to `value` for packet `packet`: credit 1/p to its flow (HeavyKeeper). */
+  #sampled(batch: PacketBatch, packet: number, bucket: number, old: number, value: number): void {
+    this.#flowSpec.extract(batch, packet, this.#flowKey, 0);
+    const state = this.#state;
+    const probability = state[2 * bucket]!;
+    state[2 * bucket] = probability - this.#samplingTerm[old]! + this.#samplingTerm[value]!;
     const weight = 1 / probability;
     const keyAt = bucket * this.#flowWords;
-    let counter = this.#counters[bucket]!;
+    let counter = state[2 * bucket + 1]!;
     if (counter > 0 && sameKeyAt(this.#keys, keyAt, this.#flowKey, 0, this.#flowWords)) {
-      this.#counters[bucket] = counter + weight;
+      state[2 * bucket + 1] = counter + weight;
       return;
     }
     if (counter <= 0) {
-      this.#keys.set(this.#flowKey, keyAt);
-      this.#counters[bucket] = weight;
+      for (let w = 0; w < this.#flowWords; w++) this.#keys[keyAt + w] = this.#flowKey[w]!;
+      state[2 * bucket + 1] = weight;
       return;
     }
     // A foreign key: `units` decay trials (the weight rounded at random, which keeps its mean), each
@@ -252,17 +378,17 @@ export class SuperSpreadSketch implements SketchTask {
       counter -= 1;
       if (counter <= 0) {
         // The unit that emptied the bucket and those left belong to the newcomer.
-        this.#keys.set(this.#flowKey, keyAt);
+        for (let w = 0; w < this.#flowWords; w++) this.#keys[keyAt + w] = this.#flowKey[w]!;
         counter = units + 1;
         break;
       }
     }
-    this.#counters[bucket] = counter;
+    state[2 * bucket + 1] = counter;
   }
 
   #bucketOf(words: Uint32Array, at: number, row: number): number {
-    const hash = murmur3Words(words, at, this.#flowWords, this.#flowSeeds[row]!);
-    return row * this.#width + Math.floor((hash * this.#width) / TWO_POW_32);
+    const rowHash = remix32(hashKey(words, at, this.#flowWords, this.#flowSeed), this.#rowSeeds[row]!);
+    return row * this.#width + (this.#columnShift < 32 ? rowHash >>> this.#columnShift : ((rowHash >>> 0) * this.#columnScale) | 0);
   }
 
   /**
@@ -275,7 +401,7 @@ export class SuperSpreadSketch implements SketchTask {
     let largest = 0;
     for (let row = 0; row < this.#depth; row++) {
       const bucket = this.#bucketOf(words, at, row);
-      const counter = this.#counters[bucket]!;
+      const counter = this.#state[2 * bucket + 1]!;
       if (counter > largest && sameKeyAt(this.#keys, bucket * this.#flowWords, words, at, this.#flowWords)) largest = counter;
     }
     if (largest === 0) return 0;
@@ -283,7 +409,7 @@ export class SuperSpreadSketch implements SketchTask {
     let rows = 0;
     for (let row = 0; row < this.#depth; row++) {
       const bucket = this.#bucketOf(words, at, row);
-      const counter = this.#counters[bucket]!;
+      const counter = this.#state[2 * bucket + 1]!;
       if (counter >= AGREEMENT * largest && sameKeyAt(this.#keys, bucket * this.#flowWords, words, at, this.#flowWords)) {
         sum += counter;
         rows++;
@@ -309,6 +435,13 @@ export class SuperSpreadSketch implements SketchTask {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/** `murmur3Words` over a Uint32Array only (a call site of its own, so it stays monomorphic). */
+function hashKey(words: Uint32Array, at: number, count: number, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < count; i++) h = murmur3Mix(h, words[at + i]!);
+  return murmur3Finalize(h, count * 4);
 }
 
 /** A 32-bit integer finaliser (xor-shift-multiply; multipliers from Wellons' hash prospector). */
