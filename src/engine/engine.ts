@@ -1,6 +1,7 @@
 /**
  * The engine: fans packet batches out to the task units of a pool of worker threads
- * (`aggregator.num_workers`), or runs them on the calling thread when `workers` is 0.
+ * (`aggregator.num_workers`) and of the calling thread, which takes the share the plan leaves it
+ * after its own work of reading and decoding (all of it when `workers` is 0).
  *
  * Batches are SharedArrayBuffers shared read-only with every worker (no copy); a batch goes back
  * to the pool when every worker has answered for it. Each worker handles its messages in order, so
@@ -16,7 +17,10 @@ import type { FromWorker, ToWorker, UnitStats, WorkerInit } from './worker-proto
 
 export interface EngineOptions {
   tasks: EngineTasks;
-  /** Worker threads; 0 runs every task on the calling thread. @default os.availableParallelism() */
+  /**
+   * Worker threads. The calling thread always runs a share of the tasks as well; 0 runs every
+   * task on it. @default os.availableParallelism()
+   */
   workers: number;
   /** Packets per batch. @default 8192 */
   batchCapacity?: number;
@@ -31,6 +35,9 @@ export interface TaskStats {
   /** Exact tasks: distinct keys; sketches: 0. */
   flows: number;
 }
+
+/** The reader's own per-packet cost in the units of task-plan.ts (decoding ≈ a SrcIP exact task). */
+const READER_COST = 2;
 
 interface Pending {
   remaining: number;
@@ -63,13 +70,15 @@ export class Engine implements AsyncDisposable {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    if (this.#options.workers <= 0) {
-      this.#inline = new TaskRunner(planUnits(this.#options.tasks, 1)[0]!);
-      return;
-    }
-    const plan = planUnits(this.#options.tasks, this.#options.workers);
+    const workers = Math.max(0, this.#options.workers);
+    // The calling thread takes a share too (it has the reader's work already): with N workers the
+    // plan has N + 1 slots, slot 0 running inline. On 2 cores this keeps both busy.
+    const plan = planUnits(this.#options.tasks, workers + 1, [workers === 0 ? 0 : READER_COST]);
+    this.#inline = new TaskRunner(plan[0]!);
     const ready: Promise<void>[] = [];
-    plan.forEach((units, workerIndex) => {
+    plan.slice(1).forEach((units, index) => {
+      if (units.length === 0) return;
+      const workerIndex = index + 1;
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { workerIndex, units } satisfies WorkerInit });
       this.#workers.push(worker);
       ready.push(
@@ -103,8 +112,8 @@ export class Engine implements AsyncDisposable {
       this.pool.release(batch);
       return;
     }
-    if (this.#inline !== undefined) {
-      this.#inline.ingest(batch);
+    if (this.#workers.length === 0) {
+      this.#inline?.ingest(batch);
       this.pool.release(batch);
       return;
     }
@@ -128,27 +137,28 @@ export class Engine implements AsyncDisposable {
       },
     );
     this.#broadcast({ type: 'batch', id, buffer: batch.buffer as SharedArrayBuffer, capacity: batch.capacity, count: batch.count });
+    // the workers start on it while this thread does its own share
+    this.#inline?.ingest(batch);
   }
 
   /** Snapshots of the named tasks (all when empty), exact partitions merged, after every batch submitted so far. */
   async snapshot(taskNames: readonly string[] = []): Promise<TaskSnapshot[]> {
     this.#throwIfFailed();
-    if (this.#inline !== undefined) return this.#inline.snapshot(taskNames);
-    const id = this.#nextId++;
-    const replies = this.#expect(id);
-    this.#broadcast({ type: 'snapshot', id, tasks: [...taskNames] });
-    const snapshots: TaskSnapshot[] = [];
-    for (const reply of await replies) if (reply.type === 'snapshot') snapshots.push(...reply.snapshots);
+    const snapshots: TaskSnapshot[] = this.#inline?.snapshot(taskNames) ?? [];
+    if (this.#workers.length > 0) {
+      const id = this.#nextId++;
+      const replies = this.#expect(id);
+      this.#broadcast({ type: 'snapshot', id, tasks: [...taskNames] });
+      for (const reply of await replies) if (reply.type === 'snapshot') snapshots.push(...reply.snapshots);
+    }
     return mergePartitions(snapshots, this.#taskOrder());
   }
 
   /** Forget all task state (a new measurement period). */
   async reset(): Promise<void> {
     this.#throwIfFailed();
-    if (this.#inline !== undefined) {
-      this.#inline.reset();
-      return;
-    }
+    this.#inline?.reset();
+    if (this.#workers.length === 0) return;
     const id = this.#nextId++;
     const done = this.#expect(id);
     this.#broadcast({ type: 'reset', id });
@@ -158,14 +168,12 @@ export class Engine implements AsyncDisposable {
   /** Memory and flow counts per task (partitions summed). */
   async stats(): Promise<TaskStats[]> {
     this.#throwIfFailed();
-    let units: UnitStats[];
-    if (this.#inline !== undefined) {
-      units = this.#inline.stats();
-    } else {
+    const units: UnitStats[] = this.#inline?.stats() ?? [];
+    if (this.#workers.length > 0) {
       const id = this.#nextId++;
       const replies = this.#expect(id);
       this.#broadcast({ type: 'stats', id });
-      units = (await replies).flatMap((reply) => (reply.type === 'stats' ? reply.units : []));
+      units.push(...(await replies).flatMap((reply) => (reply.type === 'stats' ? reply.units : [])));
     }
     const merged = new Map<string, TaskStats>();
     for (const unit of units) {

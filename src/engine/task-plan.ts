@@ -24,7 +24,11 @@ function costOf(unit: TaskUnit): number {
   return unit.params.sktType === 1 ? 2 : 1 + unit.params.depth / 4;
 }
 
-export function planUnits(tasks: EngineTasks, workers: number): TaskUnit[][] {
+/**
+ * @param workers threads to plan for
+ * @param reserved per-thread load already taken before any task (e.g. the reader's), in cost units
+ */
+export function planUnits(tasks: EngineTasks, workers: number, reserved: readonly number[] = []): TaskUnit[][] {
   const threads = Math.max(1, workers);
   const plan: TaskUnit[][] = Array.from({ length: threads }, () => []);
   const whole: TaskUnit[] = [
@@ -32,7 +36,7 @@ export function planUnits(tasks: EngineTasks, workers: number): TaskUnit[][] {
     ...tasks.sketch.map((params): TaskUnit => ({ kind: 'sketch', params })),
   ];
   if (whole.length >= threads) {
-    const load = new Array<number>(threads).fill(0);
+    const load = Array.from({ length: threads }, (_, w) => reserved[w] ?? 0);
     const byCost = whole.map((unit, order) => ({ unit, order, cost: costOf(unit) })).sort((a, b) => b.cost - a.cost || a.order - b.order);
     for (const { unit, cost } of byCost) {
       let target = 0;
@@ -45,6 +49,8 @@ export function planUnits(tasks: EngineTasks, workers: number): TaskUnit[][] {
   for (const params of tasks.exact) {
     for (let w = 0; w < threads; w++) plan[w]!.push({ kind: 'exact', params, partition: w, partitions: threads });
   }
-  tasks.sketch.forEach((params, i) => plan[i % threads]!.push({ kind: 'sketch', params }));
+  // sketches to the threads with the least reserved load first
+  const order = Array.from({ length: threads }, (_, w) => w).sort((a, b) => (reserved[a] ?? 0) - (reserved[b] ?? 0) || a - b);
+  tasks.sketch.forEach((params, i) => plan[order[i % threads]!]!.push({ kind: 'sketch', params }));
   return plan;
 }

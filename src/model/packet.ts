@@ -11,7 +11,7 @@
  */
 
 /** Packets per batch by default: large enough to amortise messages, small enough to stay in L2. */
-export const DEFAULT_BATCH_CAPACITY = 8192;
+export const DEFAULT_BATCH_CAPACITY = 16384;
 
 /** Bytes of buffer needed per packet slot (sum of the column element sizes). */
 const BYTES_PER_PACKET = 8 /* tsSeconds */ + 4 /* tsNanos */ + 4 /* wireLength */ + 16 + 16 /* addrs */ + 2 + 2 /* ports */ + 1 + 1; /* family, protocol */

@@ -128,7 +128,8 @@ export class DuckDbStore implements SnapshotWriter {
 
   async start(): Promise<void> {
     try {
-      this.#instance = await DuckDBInstance.create(this.#options.path);
+      // One DuckDB thread: the store shares the machine with the engine, and appends are serial anyway.
+      this.#instance = await DuckDBInstance.create(this.#options.path, { threads: '1' });
       this.#connection = await this.#instance.connect();
       for (const statement of SCHEMA_STATEMENTS) await this.#connection.run(statement);
       const next = (await this.#connection.runAndReadAll('SELECT coalesce(max(RunNo), 0) + 1 FROM runs')).getRowsJS();

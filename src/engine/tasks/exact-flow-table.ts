@@ -117,31 +117,68 @@ export class ExactFlowTable {
     const base = this.#baseSeconds;
     const epoch = this.#epoch;
     const stride = this.#stride;
+    const wordStride = stride * 2;
     const counterAt = this.#counterAt;
     const epochWord = this.#epochWord;
     const hashWord = this.#hashWord;
     const keys = this.#chunkKeys;
     const hashes = this.#chunkHashes;
+    const tsSeconds = batch.tsSeconds;
+    const tsNanos = batch.tsNanos;
+    const wireLength = batch.wireLength;
     for (let from = 0; from < n; from += CHUNK) {
       const to = Math.min(n, from + CHUNK);
+      // Pass 1: keys, hashes, and a read of the slot and record each packet will need.
       let touched = 0;
+      let slots = this.#slots;
+      let mask = this.#mask;
+      let words = this.#words;
       for (let i = from; i < to; i++) {
         const k = (i - from) * keyWords;
         spec.extract(batch, i, keys, k);
         const hash = murmur3Words(keys, k, keyWords, seed);
         hashes[i - from] = hash;
-        const stored = this.#slots[hash & this.#mask]!;
-        if (stored !== 0) touched ^= this.#words[(stored - 1) * stride * 2 + hashWord]!;
+        const stored = slots[hash & mask]!;
+        if (stored !== 0) touched ^= words[(stored - 1) * wordStride + hashWord]!;
       }
       this.#touched ^= touched;
+      // Pass 2: find or insert, then count.
       for (let i = from; i < to; i++) {
         const hash = hashes[i - from]!;
         if (partitions > 1 && partitionOf(hash, partitions) !== partition) continue;
-        const entry = this.#findOrInsert(hash, keys, (i - from) * keyWords);
-        const time = (batch.tsSeconds[i]! - base) * NANOS_PER_SECOND + batch.tsNanos[i]!;
+        const k = (i - from) * keyWords;
+        let entry = -1;
+        let slot = hash & mask;
+        for (;;) {
+          const stored = slots[slot]!;
+          if (stored === 0) break;
+          const w = (stored - 1) * wordStride;
+          if (words[w + hashWord] === hash) {
+            let same = true;
+            for (let j = keyWords - 1; j >= 0; j--) {
+              if (words[w + j] !== keys[k + j]) {
+                same = false;
+                break;
+              }
+            }
+            if (same) {
+              entry = stored - 1;
+              break;
+            }
+          }
+          slot = (slot + 1) & mask;
+        }
+        if (entry < 0) {
+          entry = this.#insert(hash, keys, k);
+          slots = this.#slots;
+          mask = this.#mask;
+          words = this.#words;
+        }
+        const time = (tsSeconds[i]! - base) * NANOS_PER_SECOND + tsNanos[i]!;
         const doubles = this.#doubles;
         const c = entry * stride + counterAt;
-        if (doubles[c] === 0) {
+        const packets = doubles[c]!;
+        if (packets === 0) {
           doubles[c + 2] = time;
           doubles[c + 3] = time;
         } else {
@@ -149,9 +186,9 @@ export class ExactFlowTable {
           if (time < doubles[c + 2]!) doubles[c + 2] = time;
           if (time > doubles[c + 3]!) doubles[c + 3] = time;
         }
-        doubles[c] = doubles[c]! + 1;
-        doubles[c + 1] = doubles[c + 1]! + batch.wireLength[i]!;
-        this.#words[entry * stride * 2 + epochWord] = epoch;
+        doubles[c] = packets + 1;
+        doubles[c + 1] = doubles[c + 1]! + wireLength[i]!;
+        words[entry * wordStride + epochWord] = epoch;
       }
     }
   }
@@ -280,7 +317,11 @@ export class ExactFlowTable {
 
   #findOrInsert(hash: number, key: Uint32Array, at: number): number {
     const found = this.#find(hash, key, at);
-    if (found >= 0) return found;
+    return found >= 0 ? found : this.#insert(hash, key, at);
+  }
+
+  /** Append a flow whose key is not in the table yet. */
+  #insert(hash: number, key: Uint32Array, at: number): number {
     const entry = this.#count;
     if (entry === this.#capacity) this.#growEntries();
     if ((entry + 1) * 2 > this.#slots.length) this.#growSlots();
