@@ -18,8 +18,9 @@ super-spreaders. Prints a report and stores every snapshot in an embedded DuckDB
 Options:
   --config FILE      configuration in the original's schema (default: built-in tasks
                      per_five_tuple, per_src_ip, ss_src_dst, cm_src_left)
-  --workers N        worker threads (default: aggregator.num_workers = number of cores;
-                     0 runs the tasks on the main thread)
+  --workers N        engine worker threads (default: aggregator.num_workers = number of
+                     cores); the main thread also runs a share of the tasks; 0 runs them
+                     all on the main thread. Results do not depend on it.
   --top N            rows in each top list of the report (default 10)
   --json             print exactly one JSON object instead of the text report
   --flows-out FILE   write every flow of every exact task as JSON lines
