@@ -185,7 +185,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
       mergeDecodeStats(totals, decoder.stats);
     }
     periods.addPeriod(await manager.finish());
-    finals = periods.result();
+    finals = await periods.result();
     taskStats = await engine.stats();
   } finally {
     await engine.stop();

@@ -141,14 +141,17 @@ export class Engine implements AsyncDisposable {
     this.#inline?.ingest(batch);
   }
 
-  /** Snapshots of the named tasks (all when empty), exact partitions merged, after every batch submitted so far. */
-  async snapshot(taskNames: readonly string[] = []): Promise<TaskSnapshot[]> {
+  /**
+   * Snapshots of the named tasks (all when empty), exact partitions merged, after every batch
+   * submitted so far. With `sinceEpoch >= 0`, exact tasks hold only the flows changed after it.
+   */
+  async snapshot(taskNames: readonly string[] = [], sinceEpoch = -1): Promise<TaskSnapshot[]> {
     this.#throwIfFailed();
-    const snapshots: TaskSnapshot[] = this.#inline?.snapshot(taskNames) ?? [];
+    const snapshots: TaskSnapshot[] = this.#inline?.snapshot(taskNames, sinceEpoch) ?? [];
     if (this.#workers.length > 0) {
       const id = this.#nextId++;
       const replies = this.#expect(id);
-      this.#broadcast({ type: 'snapshot', id, tasks: [...taskNames] });
+      this.#broadcast({ type: 'snapshot', id, tasks: [...taskNames], sinceEpoch });
       for (const reply of await replies) if (reply.type === 'snapshot') snapshots.push(...reply.snapshots);
     }
     return mergePartitions(snapshots, this.#taskOrder());
@@ -296,6 +299,7 @@ export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
     changedEpoch: new Uint32Array(count),
     // partitions of a task are snapshotted together, so they close the same epoch
     epoch: parts[0]?.epoch ?? 0,
+    sinceEpoch: parts[0]?.sinceEpoch ?? -1,
   };
   let at = 0;
   for (const p of parts) {

@@ -43,8 +43,8 @@ export interface ManagerOptions {
   maxQueuedSnapshots?: number;
   /** Called with every snapshot taken (after it is queued to the writers). */
   onSnapshot?: (snapshot: GroupSnapshot) => void;
-  /** Called with the last snapshot of every group when a period ends, before the reset. */
-  onPeriodEnd?: (snapshots: GroupSnapshot[]) => void;
+  /** Called when a period ends with the last snapshot of every group (taken before the reset, delivered when the engine answers). */
+  onPeriodEnd?: (snapshots: Promise<GroupSnapshot[]>) => void;
 }
 
 interface WriterState {
@@ -54,6 +54,8 @@ interface WriterState {
   dueMs: number;
   queue: Promise<void>;
   queued: number;
+  /** Epoch closed by the last snapshot this writer was given (-1: none yet). */
+  lastEpoch: number;
 }
 
 const MS = 1000;
@@ -71,12 +73,17 @@ export class Manager {
   #lastNanos = 0;
   /** Earliest next event (snapshot or period end), ms. */
   #nextEventMs = Number.POSITIVE_INFINITY;
+  /** Snapshots taken so far per group (see #take). */
+  readonly #groupSnapshots = new Map<TaskGroup, number>();
+  /** Snapshot and reset requests not awaited on the packet path. */
+  readonly #background: Promise<void>[] = [];
+  #failure: unknown;
 
   constructor(options: ManagerOptions) {
     this.#options = options;
     for (const group of options.groups) {
       for (const scheduled of group.writers) {
-        this.#writers.push({ group, scheduled, dueMs: Number.NaN, queue: Promise.resolve(), queued: 0 });
+        this.#writers.push({ group, scheduled, dueMs: Number.NaN, queue: Promise.resolve(), queued: 0, lastEpoch: -1 });
       }
     }
   }
@@ -112,14 +119,18 @@ export class Manager {
   /** Final snapshot of every group (written to every writer), then wait for all writes. */
   async finish(): Promise<GroupSnapshot[]> {
     const time: Timestamp = Number.isNaN(this.#lastSeconds) ? nowTimestamp() : { seconds: this.#lastSeconds, nanos: this.#lastNanos };
-    const finals: GroupSnapshot[] = [];
+    const finals: Promise<GroupSnapshot>[] = [];
     for (const group of this.#options.groups) {
-      const snapshot = await this.#take(group, time, 'final');
+      const { snapshot, epoch } = this.#take(group, time, 'final');
       finals.push(snapshot);
-      for (const state of this.#writers) if (state.group === group) this.#enqueue(state, snapshot);
+      for (const state of this.#writers) if (state.group === group) this.#enqueue(state, snapshot, epoch);
+    }
+    await Promise.all(this.#background);
+    if (this.#failure !== undefined) {
+      throw this.#failure instanceof Error ? this.#failure : new NetSpectraError('NS_ERR_WORKER_FAILED', String(this.#failure));
     }
     await Promise.all(this.#writers.map((s) => s.queue));
-    return finals;
+    return Promise.all(finals);
   }
 
   #beginClock(firstMs: number): void {
@@ -167,26 +178,38 @@ export class Manager {
     }
   }
 
-  /** Take every snapshot due at or before `ms`, and the period reset if it is due, in time order. */
+  /**
+   * Take every snapshot due at or before `ms`, and the period reset if it is due, in time order.
+   *
+   * Nothing here waits for the engine: a snapshot or reset request is posted to every thread in
+   * order with the batches (each thread handles its messages in order, so a snapshot still sees
+   * exactly the packets before it), and the packet path goes on while the workers answer. Waiting
+   * would drain the whole pipeline at every snapshot and leave every core idle in turn.
+   */
   async #runEventsUpTo(ms: number): Promise<void> {
     while (this.#nextEventMs <= ms) {
       const eventMs = this.#nextEventMs;
       const due = this.#writers.filter((s) => s.dueMs === eventMs);
       const periodEnds = eventMs === this.#periodEndMs;
       const time = msToTimestamp(eventMs);
-      const periodSnapshots: GroupSnapshot[] = [];
+      const periodSnapshots: Promise<GroupSnapshot>[] = [];
       for (const group of this.#options.groups) {
         // at a period end every group is snapshotted and every writer gets it, whatever its interval
         const writers = periodEnds ? this.#writers.filter((s) => s.group === group) : due.filter((s) => s.group === group);
         if (writers.length === 0 && !periodEnds) continue;
-        const snapshot = await this.#take(group, time, periodEnds ? 'period-end' : 'interval');
+        // Writers that store changes only get a delta since the oldest snapshot one of them holds;
+        // period ends (folded into the run's report) and anything else get every flow.
+        const deltas = !periodEnds && writers.every((w) => w.scheduled.writer.acceptsDeltas === true && w.lastEpoch >= 0);
+        const since = deltas ? Math.min(...writers.map((w) => w.lastEpoch)) : -1;
+        const { snapshot, epoch } = this.#take(group, time, periodEnds ? 'period-end' : 'interval', since);
         if (periodEnds) periodSnapshots.push(snapshot);
-        for (const state of writers) await this.#enqueueWithBackpressure(state, snapshot);
+        for (const state of writers) await this.#enqueueWithBackpressure(state, snapshot, epoch);
       }
-      if (periodEnds) this.#options.onPeriodEnd?.(periodSnapshots);
       for (const state of due) state.dueMs += state.scheduled.intervalMs;
       if (periodEnds) {
-        await this.#options.engine.reset();
+        // tracked: a failure surfaces in finish(), and the next submit() refuses to go on
+        void this.#track(this.#options.engine.reset());
+        this.#options.onPeriodEnd?.(this.#track(Promise.all(periodSnapshots)));
         const period = this.#options.periodMs;
         // skip empty periods in a gap of the capture
         this.#startPeriod(this.#periodStartMs + Math.floor((ms - this.#periodStartMs) / period) * period);
@@ -204,30 +227,58 @@ export class Manager {
     }
   }
 
-  async #take(group: TaskGroup, time: Timestamp, reason: GroupSnapshot['reason']): Promise<GroupSnapshot> {
-    const tasks = group.taskNames.length === 0 ? [] : await this.#options.engine.snapshot(group.taskNames);
-    const snapshot: GroupSnapshot = { group: group.name, time, periodId: this.#periodId, reason, tasks };
-    this.#options.onSnapshot?.(snapshot);
-    return snapshot;
+  /**
+   * Ask the engine for a snapshot of a group (posted now, answered later). `epoch` is the epoch it
+   * closes: every exact table of the group is snapshotted exactly once per group snapshot, so it
+   * is the number of snapshots of the group taken before this one.
+   */
+  #take(group: TaskGroup, time: Timestamp, reason: GroupSnapshot['reason'], sinceEpoch = -1): { snapshot: Promise<GroupSnapshot>; epoch: number } {
+    const epoch = this.#groupSnapshots.get(group) ?? 0;
+    this.#groupSnapshots.set(group, epoch + 1);
+    const periodId = this.#periodId;
+    const tasks = group.taskNames.length === 0 ? Promise.resolve([]) : this.#options.engine.snapshot(group.taskNames, sinceEpoch);
+    const snapshot = tasks.then((list): GroupSnapshot => {
+      const taken: GroupSnapshot = { group: group.name, time, periodId, reason, tasks: list };
+      this.#options.onSnapshot?.(taken);
+      return taken;
+    });
+    return { snapshot: this.#track(snapshot), epoch };
   }
 
-  async #enqueueWithBackpressure(state: WriterState, snapshot: GroupSnapshot): Promise<void> {
+  /** Remember a background promise: its failure is reported by `finish()` (and never unhandled). */
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#background.push(
+      promise.then(
+        () => undefined,
+        (error: unknown) => {
+          this.#failure ??= error;
+        },
+      ),
+    );
+    return promise;
+  }
+
+  async #enqueueWithBackpressure(state: WriterState, snapshot: Promise<GroupSnapshot>, epoch: number): Promise<void> {
     const limit = this.#options.maxQueuedSnapshots ?? 2;
     if (state.queued >= limit) await state.queue;
-    this.#enqueue(state, snapshot);
+    this.#enqueue(state, snapshot, epoch);
   }
 
-  #enqueue(state: WriterState, snapshot: GroupSnapshot): void {
+  #enqueue(state: WriterState, snapshot: Promise<GroupSnapshot>, epoch: number): void {
+    state.lastEpoch = epoch;
     state.queued++;
     state.queue = state.queue.then(async () => {
       try {
-        await state.scheduled.writer.write(snapshot);
+        await state.scheduled.writer.write(await snapshot);
       } catch (error) {
-        this.writeErrors.push(
-          error instanceof NetSpectraError
-            ? error
-            : new NetSpectraError('NS_ERR_STORE_WRITE', `${state.scheduled.writer.description}: ${String(error)}`, { cause: error }),
-        );
+        // an engine failure is reported by finish(); this is about the writer
+        if (this.#failure === undefined) {
+          this.writeErrors.push(
+            error instanceof NetSpectraError
+              ? error
+              : new NetSpectraError('NS_ERR_STORE_WRITE', `${state.scheduled.writer.description}: ${String(error)}`, { cause: error }),
+          );
+        }
       } finally {
         state.queued--;
       }

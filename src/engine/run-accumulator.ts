@@ -18,20 +18,22 @@ import { ExactFlowTable } from './tasks/exact-flow-table.js';
 import { compareEntries } from './tasks/sketch-task.js';
 
 export class RunAccumulator {
-  readonly #periods: GroupSnapshot[][] = [];
+  readonly #pending: Promise<GroupSnapshot[]>[] = [];
+  #periods: GroupSnapshot[][] = [];
 
-  /** Number of periods folded in so far. */
+  /** Number of periods added so far. */
   get periods(): number {
-    return this.#periods.length;
+    return this.#pending.length;
   }
 
-  /** The last snapshots of one period, one per task group. */
-  addPeriod(snapshots: readonly GroupSnapshot[]): void {
-    this.#periods.push([...snapshots]);
+  /** The last snapshots of one period, one per task group (as the engine will deliver them). */
+  addPeriod(snapshots: Promise<GroupSnapshot[]> | readonly GroupSnapshot[]): void {
+    this.#pending.push(Promise.resolve(snapshots).then((list) => [...list]));
   }
 
   /** One snapshot per group covering every period added. */
-  result(): GroupSnapshot[] {
+  async result(): Promise<GroupSnapshot[]> {
+    this.#periods = await Promise.all(this.#pending);
     const last = this.#periods.at(-1);
     if (last === undefined) return [];
     if (this.#periods.length === 1) return last;
@@ -47,7 +49,7 @@ export class RunAccumulator {
       case 'exact': {
         const table = new ExactFlowTable(new KeySpec(latest.keyFields));
         for (const v of all as ExactTaskSnapshot[]) table.mergeColumns(v.flows);
-        return { ...latest, flows: table.toColumns() };
+        return { ...latest, flows: table.toColumns(-1) };
       }
       case 'heavy_hitter':
         return {

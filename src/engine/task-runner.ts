@@ -25,10 +25,10 @@ export class TaskRunner {
   }
 
   /** Snapshots of the named tasks this runner holds (all when `names` is empty). */
-  snapshot(names: readonly string[]): TaskSnapshot[] {
+  snapshot(names: readonly string[], sinceEpoch = -1): TaskSnapshot[] {
     const wanted = (name: string): boolean => names.length === 0 || names.includes(name);
     const out: TaskSnapshot[] = [];
-    for (const task of this.#exact) if (wanted(task.name)) out.push(task.snapshot());
+    for (const task of this.#exact) if (wanted(task.name)) out.push(task.snapshot(sinceEpoch));
     for (const task of this.#sketches) if (wanted(task.name)) out.push(task.snapshot());
     return out;
   }

@@ -18,7 +18,7 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { type: 'batch'; id: number; buffer: SharedArrayBuffer; capacity: number; count: number }
-  | { type: 'snapshot'; id: number; tasks: string[] }
+  | { type: 'snapshot'; id: number; tasks: string[]; sinceEpoch: number }
   | { type: 'reset'; id: number }
   | { type: 'stats'; id: number };
 

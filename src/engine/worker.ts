@@ -39,7 +39,7 @@ port.on('message', (message: ToWorker) => {
         break;
       }
       case 'snapshot': {
-        const snapshots = runner.snapshot(message.tasks);
+        const snapshots = runner.snapshot(message.tasks, message.sinceEpoch);
         port.postMessage({ type: 'snapshot', id: message.id, snapshots } satisfies FromWorker, transferables(snapshots));
         break;
       }

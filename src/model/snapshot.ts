@@ -29,6 +29,11 @@ export interface FlowColumns {
   changedEpoch: Uint32Array;
   /** The epoch this snapshot closes (flows changed after it get a higher epoch). */
   epoch: number;
+  /**
+   * -1 for a complete snapshot; otherwise only the flows with `changedEpoch > sinceEpoch` are
+   * here (a delta, for writers that store changes only; see SnapshotWriter.acceptsDeltas).
+   */
+  sinceEpoch: number;
 }
 
 export interface ExactTaskSnapshot {

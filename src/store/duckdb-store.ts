@@ -113,6 +113,8 @@ function nanosBig(time: Timestamp): bigint {
 
 export class DuckDbStore implements SnapshotWriter {
   readonly description: string;
+  /** Only flows changed since the previous snapshot of a task are written (see #appendFlows). */
+  readonly acceptsDeltas = true;
   readonly #options: DuckDbStoreOptions;
   #instance: DuckDBInstance | undefined;
   #connection: DuckDBConnection | undefined;

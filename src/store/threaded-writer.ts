@@ -18,6 +18,8 @@ export type FromWriterThread = { type: 'done'; id: number } | { type: 'failed'; 
 
 export class ThreadedWriter implements SnapshotWriter {
   readonly description: string;
+  /** The DuckDB store writes only flows changed since its previous snapshot. */
+  readonly acceptsDeltas = true;
   readonly #spec: WriterSpec;
   #worker: Worker | undefined;
   #nextId = 1;

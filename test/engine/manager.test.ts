@@ -96,3 +96,66 @@ test('a quiet gap in the capture does not produce a snapshot per empty interval'
   assert.ok(writer.snapshots.length <= 4, `got ${writer.snapshots.length} snapshots`);
   assert.equal(packetsTotal(writer.snapshots.at(-1)!), 200);
 });
+
+test('delta snapshots: a store that keeps changes only ends with every flow exact, per period', async () => {
+  const { DuckDbStore } = await import('../../src/store/duckdb-store.js');
+  const { referenceFlows } = await import('./random-packets.js');
+  const packets = randomPackets(30_000, 8, 400); // ~25 min of capture time
+  const engine = new Engine({ workers: 1, batchCapacity: 512, tasks: { exact: [{ name: 'per_src', keyFields: ['SrcIP'], seed: 3 }], sketch: [] } });
+  const store = new DuckDbStore({ path: ':memory:', runId: 'delta', inputs: [], tool: 'test' });
+  const recorder = new RecordingWriter();
+  Object.assign(recorder, { acceptsDeltas: true });
+  const periodMs = 600_000;
+  const manager = new Manager({
+    engine,
+    periodMs,
+    groups: [{ name: 'exact', taskNames: ['per_src'], writers: [{ writer: store, intervalMs: 60_000 }, { writer: recorder, intervalMs: 60_000 }] }],
+  });
+  await store.start();
+  await engine.start();
+  try {
+    for (const source of fillBatches(packets, 512)) {
+      const batch = engine.pool.acquire();
+      for (let i = 0; i < source.count; i++) batch.copyPacketFrom(source, i);
+      await manager.ingest(batch);
+    }
+    await manager.finish();
+    const intervals = recorder.snapshots.filter((s) => s.reason === 'interval').map((s) => (s.tasks[0] as ExactTaskSnapshot).flows);
+    assert.ok(intervals.some((f) => f.sinceEpoch >= 0), 'interval snapshots after the first are deltas');
+    assert.ok(recorder.snapshots.filter((s) => s.reason !== 'interval').every((s) => (s.tasks[0] as ExactTaskSnapshot).flows.sinceEpoch === -1), 'period ends and the final are complete');
+    // per period: the newest row of every flow equals the reference over that period's packets
+    // A period ends at the first packet at or past its end, in arrival order: a late packet that
+    // arrives after the reset belongs to the new period (it cannot go back into a reset table).
+    const msOf = (p: RandomPacket): number => p.seconds * 1000 + p.nanos / 1e6;
+    let start = msOf(packets[0]!);
+    let index = 0;
+    const periodByPacket = new Map<RandomPacket, number>();
+    for (const p of packets) {
+      if (msOf(p) >= start + periodMs) {
+        start += Math.floor((msOf(p) - start) / periodMs) * periodMs;
+        index++;
+      }
+      periodByPacket.set(p, index);
+    }
+    const periodOf = (p: RandomPacket): number => periodByPacket.get(p)!;
+    const periods = [...new Set(packets.map(periodOf))];
+    assert.ok(periods.length >= 2, 'the capture spans several periods');
+    const rows = (await store.connection.runAndReadAll(
+      'SELECT PeriodId::DOUBLE, SrcIP, arg_max(PacketCount, TimestampNs)::DOUBLE, arg_max(ByteCount, TimestampNs)::DOUBLE FROM flow_metrics GROUP BY ALL ORDER BY 1',
+    )).getRowsJS();
+    const periodIds = [...new Set(rows.map((r) => r[0] as number))].sort((a, b) => a - b);
+    assert.equal(periodIds.length, periods.length);
+    periodIds.forEach((periodId, index) => {
+      const reference = referenceFlows(packets.filter((p) => periodOf(p) === index), ['SrcIP']);
+      const mine = rows.filter((r) => r[0] === periodId);
+      assert.equal(mine.length, reference.size, `period ${index}: flows`);
+      for (const [, ip, count, bytes] of mine) {
+        const want = reference.get(JSON.stringify({ SrcIP: ip }));
+        assert.deepEqual([count, bytes], [want?.packets, want?.bytes], `period ${index}: ${JSON.stringify(ip)}`);
+      }
+    });
+  } finally {
+    await engine.stop();
+    await store.stop();
+  }
+});

@@ -251,11 +251,21 @@ export class ExactFlowTable {
     this.#baseSeconds = Number.NaN;
   }
 
-  /** Copy the table into fresh, transferable columns (a read-only snapshot); starts a new epoch. */
-  toColumns(): FlowColumns {
-    const n = this.#count;
+  /**
+   * Copy the table into fresh, transferable columns (a read-only snapshot) and start a new epoch.
+   * With `sinceEpoch >= 0` only the flows changed after that epoch are copied (a delta).
+   */
+  toColumns(sinceEpoch = -1): FlowColumns {
     const kw = this.#keyWords;
     const stride = this.#stride;
+    const words = this.#words;
+    const doubles = this.#doubles;
+    const epochWord = this.#epochWord;
+    let n = this.#count;
+    if (sinceEpoch >= 0) {
+      n = 0;
+      for (let e = 0; e < this.#count; e++) if (words[e * stride * 2 + epochWord]! > sinceEpoch) n++;
+    }
     const out: FlowColumns = {
       count: n,
       keyWords: kw,
@@ -268,18 +278,21 @@ export class ExactFlowTable {
       lastNanos: new Uint32Array(n),
       changedEpoch: new Uint32Array(n),
       epoch: this.#epoch,
+      sinceEpoch,
     };
-    const words = this.#words;
-    const doubles = this.#doubles;
-    for (let e = 0; e < n; e++) {
+    let row = 0;
+    for (let e = 0; e < this.#count; e++) {
       const w = e * stride * 2;
-      out.keys.set(words.subarray(w, w + kw), e * kw);
-      out.changedEpoch[e] = words[w + this.#epochWord]!;
+      const changed = words[w + epochWord]!;
+      if (sinceEpoch >= 0 && changed <= sinceEpoch) continue;
+      out.keys.set(words.subarray(w, w + kw), row * kw);
+      out.changedEpoch[row] = changed;
       const c = e * stride + this.#counterAt;
-      out.packets[e] = doubles[c]!;
-      out.bytes[e] = doubles[c + 1]!;
-      this.#split(doubles[c + 2]!, out.firstSeconds, out.firstNanos, e);
-      this.#split(doubles[c + 3]!, out.lastSeconds, out.lastNanos, e);
+      out.packets[row] = doubles[c]!;
+      out.bytes[row] = doubles[c + 1]!;
+      this.#split(doubles[c + 2]!, out.firstSeconds, out.firstNanos, row);
+      this.#split(doubles[c + 3]!, out.lastSeconds, out.lastNanos, row);
+      row++;
     }
     this.#epoch++;
     return out;

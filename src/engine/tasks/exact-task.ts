@@ -46,13 +46,14 @@ export class ExactTask {
     return this.#table.memoryBytes();
   }
 
-  snapshot(): ExactTaskSnapshot {
+  /** @param sinceEpoch -1 for every flow, else only those changed after that epoch */
+  snapshot(sinceEpoch = -1): ExactTaskSnapshot {
     return {
       kind: 'exact',
       name: this.name,
       keyFields: [...this.spec.fields],
       memoryBytes: this.#table.memoryBytes(),
-      flows: this.#table.toColumns(),
+      flows: this.#table.toColumns(sinceEpoch),
     };
   }
 }
