@@ -127,7 +127,7 @@ export class Manager {
     }
     await Promise.all(this.#background);
     if (this.#failure !== undefined) {
-      throw this.#failure instanceof Error ? this.#failure : new NetSpectraError('NS_ERR_WORKER_FAILED', String(this.#failure));
+      throw this.#failure instanceof Error ? this.#failure : new NetSpectraError('NS_ERR_WORKER_FAILED', 'the engine failed', { cause: this.#failure });
     }
     await Promise.all(this.#writers.map((s) => s.queue));
     return Promise.all(finals);
