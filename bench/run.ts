@@ -5,7 +5,7 @@
  *    flows, 20 super-spreaders × 5,000 destinations, a 100,000-packet SYN flood.
  * 2. Builds the C reference ../shared/bench/flowagg (gcc -O2, libpcap) and runs it and
  *    `netspectra analyze` (default tasks and embedded store; and once more with --no-store)
- *    alternately, three times each, after a warm-up read of the trace.
+ *    alternately, five times each (`--runs N`), after a warm-up read of the trace.
  * 3. Prints packets/s, the ratio of the median wall times, memory per exact flow (also at 1M
  *    flows), sketch memory, heavy-hitter and SuperSpread accuracy against the trace's truth, and
  *    checks that the exact totals equal the truth.
@@ -26,7 +26,7 @@ import { PacketBatch } from '../src/model/packet.js';
 import type { ReportJson } from '../src/cli/report.js';
 import { ensureBenchTrace } from './trace-cache.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } } });
 const runs = values.quick ? 1 : Number(values.runs);
 const root = new URL('../../', import.meta.url).pathname;
 const cache = join(root, 'bench', '.cache');
@@ -164,6 +164,9 @@ const result = {
   analyzeNoStoreSeconds: tsNoStoreMedian,
   ratioToC: tsMedian / cMedian,
   ratioToCNoStore: tsNoStoreMedian / cMedian,
+  // best against best: the least disturbed run of each (this VM's timings vary by ±30%)
+  bestRatioToC: Math.min(...tsTimes) / Math.min(...cTimes),
+  bestRatioToCNoStore: Math.min(...tsNoStoreTimes) / Math.min(...cTimes),
   packetsPerSecond: packets / tsMedian,
   exact: {
     flows: exact5.flows,
@@ -186,7 +189,8 @@ console.log('== results');
 console.log(`  C reference (flowagg, 1 core)      ${cTimes.map((t) => t.toFixed(2)).join(' / ')} s   median ${cMedian.toFixed(2)} s`);
 console.log(`  netspectra analyze (store)         ${tsTimes.map((t) => t.toFixed(2)).join(' / ')} s   median ${tsMedian.toFixed(2)} s`);
 console.log(`  netspectra analyze --no-store      ${tsNoStoreTimes.map((t) => t.toFixed(2)).join(' / ')} s   median ${tsNoStoreMedian.toFixed(2)} s`);
-console.log(`  ratio to C (wall time)             ${result.ratioToC.toFixed(2)}× with the store, ${result.ratioToCNoStore.toFixed(2)}× without   (must ≤ 2.0, aim ≤ 1.0)`);
+console.log(`  ratio to C (median wall times)     ${result.ratioToC.toFixed(2)}× with the store, ${result.ratioToCNoStore.toFixed(2)}× without   (must ≤ 2.0, aim ≤ 1.0)`);
+console.log(`  ratio to C (best wall times)       ${result.bestRatioToC.toFixed(2)}× with the store, ${result.bestRatioToCNoStore.toFixed(2)}× without`);
 console.log(`  packets/s (with the store)         ${fmt(result.packetsPerSecond)}`);
 console.log(`  exact per_five_tuple               ${fmt(exact5.flows)} flows (truth ${fmt(truth.flow_count)}), packets ${result.exact.packetsEqualTruth ? '=' : '≠'} truth, bytes ${result.exact.bytesEqualTruth ? '=' : '≠'} truth`);
 console.log(`  memory per exact flow              ${exact5.bytesPerFlow} B (per_five_tuple), ${perSrc.bytesPerFlow} B (per_src_ip), ${Number.isNaN(perFlowAt1M) ? 'n/a' : perFlowAt1M.toFixed(1)} B at 1M flows (must ≤ 128)`);
