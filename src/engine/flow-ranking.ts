@@ -46,9 +46,3 @@ export function topFlowIndices(flows: FlowColumns, n: number, by: RankBy): numbe
   }
   return heap.sort((a, b) => (below(a, b) ? 1 : below(b, a) ? -1 : 0));
 }
-
-export function sumColumn(values: Float64Array, count: number): number {
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += values[i]!;
-  return sum;
-}

@@ -7,42 +7,13 @@
  * are plain data so they can be posted to other threads with structured clone.
  */
 import type { PacketBatch } from '../../model/packet.js';
-import type { KeyField, KeyObject } from '../flow-key.js';
+import type { SketchEntry, SketchSnapshot } from '../../model/snapshot.js';
+import type { KeyField } from '../flow-key.js';
 import { HeavyHitterSketch } from './heavy-hitter-sketch.js';
 import { SuperSpreadSketch } from './super-spread-sketch.js';
 
-/** One reported flow: its key, its `Flow` column text and its estimated value. */
-export interface SketchEntry {
-  flow: KeyObject;
-  /** The key as one line (see `KeySpec.toText`), e.g. `10.0.0.1`. */
-  flowText: string;
-  /** Estimated packets, bytes or distinct elements, depending on the list. */
-  value: number;
-}
-
-export interface HeavyHitterSnapshot {
-  kind: 'heavy_hitter';
-  name: string;
-  flowFields: KeyField[];
-  /** Bytes of sketch state (fixed by the parameters). */
-  memoryBytes: number;
-  /** Flows whose estimated packet count is at least `countThreshold`, largest first. */
-  byCount: SketchEntry[];
-  /** Flows whose estimated byte count is at least `sizeThreshold`, largest first. */
-  bySize: SketchEntry[];
-}
-
-export interface SuperSpreaderSnapshot {
-  kind: 'super_spreader';
-  name: string;
-  flowFields: KeyField[];
-  elementFields: KeyField[];
-  memoryBytes: number;
-  /** Flows whose estimated number of distinct elements is at least `countThreshold`, largest first. */
-  spreaders: SketchEntry[];
-}
-
-export type SketchSnapshot = HeavyHitterSnapshot | SuperSpreaderSnapshot;
+// The snapshot shapes are the model's: writers and reports read them without knowing the engine.
+export type { HeavyHitterSnapshot, SketchEntry, SketchSnapshot, SuperSpreaderSnapshot } from '../../model/snapshot.js';
 
 export interface SketchTask {
   readonly name: string;
