@@ -28,7 +28,11 @@ export class RunAccumulator {
 
   /** The last snapshots of one period, one per task group (as the engine will deliver them). */
   addPeriod(snapshots: Promise<GroupSnapshot[]> | readonly GroupSnapshot[]): void {
-    this.#pending.push(Promise.resolve(snapshots).then((list) => [...list]));
+    const period = Promise.resolve(snapshots).then((list) => [...list]);
+    // A failure is the engine's and is reported by whoever waits for it (result(), the manager's
+    // finish()); until then it must not count as an unhandled rejection.
+    period.catch(() => undefined);
+    this.#pending.push(period);
   }
 
   /** One snapshot per group covering every period added. */

@@ -44,7 +44,14 @@ export class ThreadedWriter implements SnapshotWriter {
     worker.on('exit', (code) => {
       if (this.#pending.size > 0) this.#failAll(new Error(`the ${this.description} writer thread exited with code ${code}`));
     });
-    await this.#call({ type: 'start', id: 0 });
+    try {
+      await this.#call({ type: 'start', id: 0 });
+    } catch (error) {
+      // a writer that cannot start must not keep its thread (and the process) alive
+      this.#worker = undefined;
+      await worker.terminate();
+      throw error;
+    }
   }
 
   async write(snapshot: GroupSnapshot): Promise<void> {

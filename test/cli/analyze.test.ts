@@ -29,7 +29,8 @@ interface Truth {
 
 async function cliRun(args: string[], bin = cli): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26 });
+    // a command that hangs fails the test instead of blocking the suite
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -134,6 +135,10 @@ test('analyze: usage and configuration errors exit 2 with a code; a missing file
     const bad = await cliRun(['analyze', join(pcaps, 'example.pcap'), '--config', config, '--no-store']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /NS_ERR_CONFIG_UNKNOWN_KEY: .*aggregator\.widht/);
+    // a store that cannot be opened: a clear error, and the process ends (its writer thread too)
+    const storeIsDir = await cliRun(['analyze', join(pcaps, 'example.pcap'), '--store', dir]);
+    assert.equal(storeIsDir.code, 1);
+    assert.match(storeIsDir.stderr, /NS_ERR_STORE_OPEN: cannot open the embedded store/);
     const missing = await cliRun(['analyze', join(dir, 'nope.pcap'), '--no-store', '--json']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /NS_ERR_CAPTURE_OPEN: .*nope\.pcap/);
