@@ -22,9 +22,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import { KeySpec } from '../src/engine/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
-import { PacketBatch } from '../src/model/packet.js';
 import type { ReportJson } from '../src/cli/report.js';
 import { ensureBenchTrace } from './trace-cache.js';
+import { ingestDistinctFlows } from '../test/engine/random-packets.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } } });
 const runs = values.quick ? 1 : Number(values.runs);
@@ -131,23 +131,7 @@ const spread = f1(toMap(ss.spreaders), spreadTruth);
 let perFlowAt1M = Number.NaN;
 if (!values.quick) {
   const table = new ExactFlowTable(new KeySpec(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol']));
-  const batch = new PacketBatch(8192);
-  for (let made = 0; made < 1_000_000; ) {
-    batch.count = Math.min(8192, 1_000_000 - made);
-    for (let i = 0; i < batch.count; i++) {
-      const id = made + i;
-      batch.tsSeconds[i] = 1_700_000_000;
-      batch.wireLength[i] = 60;
-      batch.family[i] = 4;
-      batch.protocol[i] = 6;
-      batch.srcAddr.set([0, 0, 0xffff, 0x0a000000 + (id >>> 8)], i * 4);
-      batch.dstAddr.set([0, 0, 0xffff, 0xc0a80000 + (id & 0xff)], i * 4);
-      batch.srcPort[i] = id & 0xffff;
-      batch.dstPort[i] = 443;
-    }
-    table.ingest(batch);
-    made += batch.count;
-  }
+  ingestDistinctFlows(1_000_000, (batch) => table.ingest(batch));
   perFlowAt1M = table.memoryBytes() / table.size;
 }
 

@@ -4,8 +4,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
+import { DEFAULT_DUCKDB_PATH, DEFAULT_FILE_WRITER_ROOT } from '../config/defaults.js';
 import type { NetSpectraConfig, WriterConfig } from '../config/schema.js';
 import { openCaptureFile } from '../capture/file-source.js';
 import { CaptureDecoder, emptyDecodeStats, mergeDecodeStats, type DecodeStats } from '../decode/index.js';
@@ -22,7 +22,7 @@ import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js'
 export interface AnalysisOptions {
   files: readonly string[];
   config: NetSpectraConfig;
-  /** Worker threads; undefined → `aggregator.num_workers`. */
+  /** Worker threads; undefined → `aggregator.num_workers` (itself the number of cores by default). */
   workers?: number;
   /** Embedded store file; undefined → the config's duckdb writers; null → no store. */
   store?: string | null;
@@ -65,21 +65,7 @@ export function engineTasksOf(config: NetSpectraConfig): EngineTasks {
   return {
     exact: types.includes('exact') ? config.aggregator.exact.tasks.map((t) => ({ name: t.name, keyFields: [...t.keyFields], seed: seedOf(undefined) })) : [],
     sketch: types.includes('sketch')
-      ? config.aggregator.sketch.tasks.map((t) => ({
-          name: t.name,
-          sktType: t.sktType,
-          flowFields: [...t.flowFields],
-          elementFields: [...t.elementFields],
-          width: t.width,
-          depth: t.depth,
-          sizeThreshold: t.sizeThreshold,
-          countThreshold: t.countThreshold,
-          m: t.m,
-          size: t.size,
-          base: t.base,
-          b: t.b,
-          seed: seedOf(t.seed),
-        }))
+      ? config.aggregator.sketch.tasks.map((t) => ({ ...t, flowFields: [...t.flowFields], elementFields: [...t.elementFields], seed: seedOf(t.seed) }))
       : [],
   };
 }
@@ -89,7 +75,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   const { config } = options;
   const runId = randomUUID();
   const tasks = engineTasksOf(config);
-  const workers = options.workers ?? config.aggregator.numWorkers ?? availableParallelism();
+  const workers = options.workers ?? config.aggregator.numWorkers;
   const engine = new Engine({ tasks, workers });
 
   // One store instance per file, shared by the groups whose writers name it.
@@ -99,7 +85,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     switch (writer.type) {
       case 'duckdb': {
         if (options.store === null) return undefined;
-        const path = options.store ?? writer.path ?? 'netspectra.duckdb';
+        const path = options.store ?? writer.path ?? DEFAULT_DUCKDB_PATH;
         storePath = path;
         const key = `duckdb:${path}`;
         let store = stores.get(key);
@@ -110,9 +96,9 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
         return store;
       }
       case 'gob':
-        return new JsonLinesFlowWriter(writer.rootPath ?? 'snapshots');
+        return new JsonLinesFlowWriter(writer.rootPath ?? DEFAULT_FILE_WRITER_ROOT);
       case 'text':
-        return new TextSketchWriter(writer.rootPath ?? 'snapshots');
+        return new TextSketchWriter(writer.rootPath ?? DEFAULT_FILE_WRITER_ROOT);
       case 'clickhouse':
         options.onWarning?.('a clickhouse writer is configured but `analyze` writes only to the embedded store and files; it was skipped');
         return undefined;

@@ -5,7 +5,7 @@ import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { ExactTaskSnapshot, FlowColumns } from '../../src/model/snapshot.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
-import { fillBatches, randomPackets, referenceFlows, type ReferenceFlow } from './random-packets.js';
+import { fillBatches, ingestDistinctFlows, randomPackets, referenceFlows, type ReferenceFlow } from './random-packets.js';
 
 const FIELD_SETS: KeyFieldName[][] = [
   ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'],
@@ -107,28 +107,7 @@ test('timestamps keep nanosecond precision far from the first packet', () => {
 test('memory per flow stays under 128 bytes at 1M flows', () => {
   const spec = new KeySpec(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol']);
   const table = new ExactFlowTable(spec);
-  const batches = fillBatches(randomPackets(1, 9), 8192);
-  const batch = batches[0]!;
-  batch.count = 8192;
-  let made = 0;
-  while (made < 1_000_000) {
-    const n = Math.min(8192, 1_000_000 - made);
-    batch.count = n;
-    for (let i = 0; i < n; i++) {
-      const id = made + i;
-      batch.tsSeconds[i] = 1_700_000_000;
-      batch.tsNanos[i] = 0;
-      batch.wireLength[i] = 60;
-      batch.family[i] = 4;
-      batch.protocol[i] = 6;
-      batch.srcAddr.set([0, 0, 0xffff, 0x0a000000 + (id >>> 8)], i * 4);
-      batch.dstAddr.set([0, 0, 0xffff, 0xc0a80000 + (id & 0xff)], i * 4);
-      batch.srcPort[i] = id & 0xffff;
-      batch.dstPort[i] = 443;
-    }
-    table.ingest(batch);
-    made += n;
-  }
+  ingestDistinctFlows(1_000_000, (batch) => table.ingest(batch));
   assert.equal(table.size, 1_000_000);
   const perFlow = table.memoryBytes() / table.size;
   assert.ok(perFlow <= 128, `memory per flow ${perFlow.toFixed(1)} B`);

@@ -126,3 +126,27 @@ export function referenceFlows(packets: readonly RandomPacket[], fields: readonl
   }
   return flows;
 }
+
+/**
+ * Ingest `count` distinct IPv4/TCP 5-tuples (flow `id` → 10.x source, 192.168.0.x destination,
+ * source port `id & 0xffff`) into `ingest`, one reused batch at a time: for memory-per-flow checks.
+ */
+export function ingestDistinctFlows(count: number, ingest: (batch: PacketBatch) => void): void {
+  const batch = new PacketBatch(8192);
+  for (let made = 0; made < count; made += batch.count) {
+    batch.count = Math.min(batch.capacity, count - made);
+    for (let i = 0; i < batch.count; i++) {
+      const id = made + i;
+      batch.tsSeconds[i] = 1_700_000_000;
+      batch.tsNanos[i] = 0;
+      batch.wireLength[i] = 60;
+      batch.family[i] = 4;
+      batch.protocol[i] = 6;
+      batch.srcAddr.set([0, 0, 0xffff, 0x0a000000 + (id >>> 8)], i * 4);
+      batch.dstAddr.set([0, 0, 0xffff, 0xc0a80000 + (id & 0xff)], i * 4);
+      batch.srcPort[i] = id & 0xffff;
+      batch.dstPort[i] = 443;
+    }
+    ingest(batch);
+  }
+}
