@@ -140,11 +140,17 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   let taskStats: TaskStats[] = [];
   const startedWriters: SnapshotWriter[] = [];
   try {
-    for (const writer of allWriters) {
-      await writer.start();
-      startedWriters.push(writer);
-    }
-    await engine.start();
+    // Writers (the store loads DuckDB on its own thread) and engine workers start side by side;
+    // every start is settled before a failure is thrown, so nothing is left running.
+    const starts = await Promise.allSettled([
+      engine.start(),
+      ...allWriters.map(async (writer) => {
+        await writer.start();
+        startedWriters.push(writer);
+      }),
+    ]);
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     const sizes = await Promise.all(options.files.map(async (f) => (await stat(f).catch(() => undefined))?.size ?? 0));
     const bytesTotal = sizes.reduce((a, b) => a + b, 0);
     let bytesBefore = 0;

@@ -26,6 +26,7 @@ export const ErrorCodes = {
   NS_ERR_WORKER_FAILED: 'an engine worker thread failed',
   // Storage
   NS_ERR_STORE_OPEN: 'the embedded store could not be opened or created',
+  NS_ERR_STORE_SCHEMA: 'the embedded store file was written with another store layout',
   NS_ERR_STORE_WRITE: 'a snapshot could not be written to a store or file writer',
 } as const;
 

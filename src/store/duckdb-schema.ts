@@ -3,18 +3,31 @@
  *
  * `flow_metrics` is a VIEW with exactly the original's columns (system.md §6) — so its queries,
  * e.g. the newest row per flow with `arg_max(…, Timestamp)`, keep working — plus our additions:
- * nanosecond UTC times, the measurement period and the run. Underneath, `flow_metrics_raw` keeps
- * addresses as numbers (two UBIGINT halves of the 16-byte address; IPv4 mapped into
- * ::ffff:0:0/96) and task and run as small ids, because the appender's per-value string calls were
- * the bottleneck of writing snapshots (about 8 µs a row; numeric columns are copied in one call per
- * column). The view formats IPv4 text in SQL; IPv6 text (RFC 5952, rarely the majority) is written
- * as a string. Numeric addresses also let queries filter without formatting every row.
+ * nanosecond UTC times, the measurement period and the run.
  *
- * All times are UTC (the original stored local time as if it were UTC).
+ * Underneath, writing is what has to be fast (one snapshot can hold millions of flows), so
+ * `flow_metrics_raw` holds only numbers, filled column by column with one copy per column and
+ * chunk (duckdb-store.ts):
+ * - addresses as two UBIGINT halves of the 16-byte address (IPv4 mapped into ::ffff:0:0/96), turned
+ *   into text by the view: dotted quads, or RFC 5952 IPv6 by the `ns_ipv6_text` macro. Strings
+ *   passed to the appender one by one cost about 8 µs a row; numbers also let queries filter by
+ *   address without formatting every row.
+ * - what every row of one task's snapshot shares (time, task, period, run) is kept once, in
+ *   `snapshots`, and joined by SnapshotId: 13 narrow columns a row instead of 18.
+ *
+ * All times are UTC (the original stored local time as if it were UTC). `netspectra_schema` holds
+ * the layout's version: a file written with another layout is refused with a clear error instead
+ * of being appended to with the wrong columns.
  */
+
+/** Version of the layout below, kept in `netspectra_schema`. */
+export const SCHEMA_VERSION = 2;
 
 /** `heavy_hitters.Type`: the QueryHeavyHitters types. */
 export const HEAVY_HITTER_TYPE = { count: 0, size: 1, spread: 2 } as const;
+
+/** Tables of a NetSpectra store; a file holding some of them without `netspectra_schema` has an older layout. */
+export const STORE_TABLES = ['runs', 'tasks', 'snapshots', 'flow_metrics_raw', 'heavy_hitters'] as const;
 
 export const SCHEMA_STATEMENTS = [
   `CREATE TABLE IF NOT EXISTS runs (
@@ -30,34 +43,63 @@ export const SCHEMA_STATEMENTS = [
   Kind VARCHAR NOT NULL,
   KeyFields VARCHAR NOT NULL
 )`,
-  `CREATE TABLE IF NOT EXISTS flow_metrics_raw (
-  TimestampNs BIGINT NOT NULL,
+  `CREATE TABLE IF NOT EXISTS snapshots (
+  SnapshotId INTEGER PRIMARY KEY,
+  RunNo INTEGER NOT NULL,
   TaskId USMALLINT NOT NULL,
+  TimestampNs BIGINT NOT NULL,
+  PeriodId BIGINT NOT NULL
+)`,
+  `CREATE TABLE IF NOT EXISTS flow_metrics_raw (
+  SnapshotId INTEGER NOT NULL,
   Family UTINYINT NOT NULL,
   SrcHi UBIGINT,
   SrcLo UBIGINT,
   DstHi UBIGINT,
   DstLo UBIGINT,
-  SrcIPv6 VARCHAR,
-  DstIPv6 VARCHAR,
   SrcPort USMALLINT,
   DstPort USMALLINT,
   Protocol UTINYINT,
   StartTimeNs BIGINT NOT NULL,
   EndTimeNs BIGINT NOT NULL,
   ByteCount UBIGINT NOT NULL,
-  PacketCount UBIGINT NOT NULL,
-  PeriodId BIGINT NOT NULL,
-  RunNo INTEGER NOT NULL
+  PacketCount UBIGINT NOT NULL
 )`,
   `CREATE OR REPLACE MACRO ns_ipv4_text(lo) AS
   concat((lo >> 24) & 255, '.', (lo >> 16) & 255, '.', (lo >> 8) & 255, '.', lo & 255)`,
+  // RFC 5952: lower-case hex groups without leading zeros; the longest run of two or more zero
+  // groups (the first of equal runs) becomes '::'; IPv4-mapped addresses end in a dotted quad.
+  // `padded` is ':g1:…:g8:'. Runs are tried longest first, so the first match of the longest
+  // pattern is the longest run's first occurrence; it is replaced, with its colons, by '::'; then
+  // each pad colon that did not become part of the '::' is dropped.
+  `CREATE OR REPLACE MACRO ns_ipv6_trim(s) AS
+  substr(s, CASE WHEN starts_with(s, '::') THEN 1 ELSE 2 END,
+    length(s) - CASE WHEN starts_with(s, '::') THEN 0 ELSE 1 END - CASE WHEN ends_with(s, '::') THEN 0 ELSE 1 END)`,
+  `CREATE OR REPLACE MACRO ns_ipv6_compress(padded) AS
+  CASE
+    WHEN strpos(padded, ':0:0:0:0:0:0:0:0:') > 0 THEN '::'
+    WHEN strpos(padded, ':0:0:0:0:0:0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:0:0:0:0:0:', '::'))
+    WHEN strpos(padded, ':0:0:0:0:0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:0:0:0:0:', '::'))
+    WHEN strpos(padded, ':0:0:0:0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:0:0:0:', '::'))
+    WHEN strpos(padded, ':0:0:0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:0:0:', '::'))
+    WHEN strpos(padded, ':0:0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:0:', '::'))
+    WHEN strpos(padded, ':0:0:') > 0 THEN ns_ipv6_trim(regexp_replace(padded, ':0:0:', '::'))
+    ELSE substr(padded, 2, length(padded) - 2)
+  END`,
+  `CREATE OR REPLACE MACRO ns_ipv6_text(hi, lo) AS
+  CASE WHEN hi = 0 AND (lo >> 32) = 65535 THEN concat('::ffff:', ns_ipv4_text(lo))
+  ELSE ns_ipv6_compress(concat(':',
+    printf('%x', (hi >> 48) & 65535), ':', printf('%x', (hi >> 32) & 65535), ':',
+    printf('%x', (hi >> 16) & 65535), ':', printf('%x', hi & 65535), ':',
+    printf('%x', (lo >> 48) & 65535), ':', printf('%x', (lo >> 32) & 65535), ':',
+    printf('%x', (lo >> 16) & 65535), ':', printf('%x', lo & 65535), ':'))
+  END`,
   `CREATE OR REPLACE VIEW flow_metrics AS
 SELECT
-  make_timestamp(r.TimestampNs // 1000) AS Timestamp,
+  make_timestamp(s.TimestampNs // 1000) AS Timestamp,
   t.TaskName AS TaskName,
-  CASE WHEN r.SrcLo IS NULL THEN NULL WHEN r.Family = 4 THEN ns_ipv4_text(r.SrcLo) ELSE r.SrcIPv6 END AS SrcIP,
-  CASE WHEN r.DstLo IS NULL THEN NULL WHEN r.Family = 4 THEN ns_ipv4_text(r.DstLo) ELSE r.DstIPv6 END AS DstIP,
+  CASE WHEN r.SrcLo IS NULL THEN NULL WHEN r.Family = 4 THEN ns_ipv4_text(r.SrcLo) ELSE ns_ipv6_text(r.SrcHi, r.SrcLo) END AS SrcIP,
+  CASE WHEN r.DstLo IS NULL THEN NULL WHEN r.Family = 4 THEN ns_ipv4_text(r.DstLo) ELSE ns_ipv6_text(r.DstHi, r.DstLo) END AS DstIP,
   r.SrcPort AS SrcPort,
   r.DstPort AS DstPort,
   r.Protocol AS Protocol,
@@ -65,14 +107,15 @@ SELECT
   make_timestamp(r.EndTimeNs // 1000) AS EndTime,
   r.ByteCount AS ByteCount,
   r.PacketCount AS PacketCount,
-  r.TimestampNs AS TimestampNs,
+  s.TimestampNs AS TimestampNs,
   r.StartTimeNs AS StartTimeNs,
   r.EndTimeNs AS EndTimeNs,
-  r.PeriodId AS PeriodId,
+  s.PeriodId AS PeriodId,
   u.RunId AS RunId
 FROM flow_metrics_raw r
-JOIN tasks t ON t.TaskId = r.TaskId
-JOIN runs u ON u.RunNo = r.RunNo`,
+JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+JOIN tasks t ON t.TaskId = s.TaskId
+JOIN runs u ON u.RunNo = s.RunNo`,
   `CREATE TABLE IF NOT EXISTS heavy_hitters (
   Timestamp TIMESTAMP NOT NULL,
   TaskName VARCHAR NOT NULL,

@@ -8,13 +8,12 @@
  * cumulative state at any snapshot time, and a long capture writes each quiet flow once.
  */
 import duckdb from '@duckdb/node-bindings';
-import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { NetSpectraError } from '../model/errors.js';
-import { formatIPv6Words } from '../model/ip.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
-import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS } from './duckdb-schema.js';
+import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS, SCHEMA_VERSION, STORE_TABLES } from './duckdb-schema.js';
 
 export interface DuckDbStoreOptions {
   /** Database file; `:memory:` for a throw-away store. */
@@ -29,8 +28,8 @@ export interface DuckDbStoreOptions {
 
 const CHUNK_ROWS = 2048;
 // flow_metrics_raw, in column order
-const RAW_TYPES: DuckDBType[] = [BIGINT, USMALLINT, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, VARCHAR, VARCHAR, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT, BIGINT, INTEGER];
-const COL = { timestampNs: 0, taskId: 1, family: 2, srcHi: 3, srcLo: 4, dstHi: 5, dstLo: 6, srcIPv6: 7, dstIPv6: 8, srcPort: 9, dstPort: 10, protocol: 11, startNs: 12, endNs: 13, bytes: 14, packets: 15, periodId: 16, runNo: 17 } as const;
+const RAW_TYPES: DuckDBType[] = [INTEGER, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT];
+const COL = { snapshotId: 0, family: 1, srcHi: 2, srcLo: 3, dstHi: 4, dstLo: 5, srcPort: 6, dstPort: 7, protocol: 8, startNs: 9, endNs: 10, bytes: 11, packets: 12 } as const;
 
 const TWO_32 = 4294967296;
 const TWO_21 = 2097152;
@@ -84,15 +83,9 @@ class NumericColumn {
   }
 }
 
-/** Validity bits of a chunk column (bit set = not NULL), copied into the vector in one call. */
+/** Validity bits of a chunk column (bit set = not NULL), copied into the vector in one call; all clear = all NULL. */
 class Validity {
   readonly bytes = new Uint8Array((CHUNK_ROWS / 64) * 8);
-  clear(): void {
-    this.bytes.fill(0);
-  }
-  setValid(row: number): void {
-    this.bytes[row >>> 3]! |= 1 << (row & 7);
-  }
   copyInto(chunk: DuckDBDataChunk, column: number, rows: number): void {
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
     duckdb.vector_ensure_validity_writable(vector);
@@ -119,6 +112,7 @@ export class DuckDbStore implements SnapshotWriter {
   #instance: DuckDBInstance | undefined;
   #connection: DuckDBConnection | undefined;
   #runNo = 0;
+  #nextSnapshotId = 1;
   readonly #taskIds = new Map<string, number>();
   /** Per task: the period and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
   readonly #written = new Map<string, { periodId: number; epoch: number }>();
@@ -133,9 +127,11 @@ export class DuckDbStore implements SnapshotWriter {
       // One DuckDB thread: the store shares the machine with the engine, and appends are serial anyway.
       this.#instance = await DuckDBInstance.create(this.#options.path, { threads: '1' });
       this.#connection = await this.#instance.connect();
+      await checkLayout(this.#connection, this.#options.path);
       for (const statement of SCHEMA_STATEMENTS) await this.#connection.run(statement);
-      const next = (await this.#connection.runAndReadAll('SELECT coalesce(max(RunNo), 0) + 1 FROM runs')).getRowsJS();
+      const next = (await this.#connection.runAndReadAll('SELECT (SELECT coalesce(max(RunNo), 0) + 1 FROM runs), (SELECT coalesce(max(SnapshotId), 0) + 1 FROM snapshots)')).getRowsJS();
       this.#runNo = Number(next[0]![0]);
+      this.#nextSnapshotId = Number(next[0]![1]);
       const insert = await this.#connection.prepare('INSERT INTO runs VALUES ($1, $2, make_timestamp($3::BIGINT), $4, $5)');
       insert.bindInteger(1, this.#runNo);
       insert.bindVarchar(2, this.#options.runId);
@@ -148,6 +144,7 @@ export class DuckDbStore implements SnapshotWriter {
       }
     } catch (error) {
       await this.stop();
+      if (error instanceof NetSpectraError) throw error;
       throw new NetSpectraError('NS_ERR_STORE_OPEN', `cannot open the embedded store ${this.#options.path}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -204,10 +201,9 @@ export class DuckDbStore implements SnapshotWriter {
     if (flows.count === 0) return;
     const spec = new KeySpec(task.keyFields);
     const kw = flows.keyWords;
-    const taskId = await this.#taskId(connection, task);
+    const snapshotId = await this.#snapshotRow(connection, snapshot, await this.#taskId(connection, task));
     const columns = {
-      timestampNs: new NumericColumn(8),
-      taskId: new NumericColumn(2),
+      snapshotId: new NumericColumn(4),
       family: new NumericColumn(1),
       srcHi: new NumericColumn(8),
       srcLo: new NumericColumn(8),
@@ -220,49 +216,27 @@ export class DuckDbStore implements SnapshotWriter {
       endNs: new NumericColumn(8),
       bytes: new NumericColumn(8),
       packets: new NumericColumn(8),
-      periodId: new NumericColumn(8),
-      runNo: new NumericColumn(4),
     };
-    for (let row = 0; row < CHUNK_ROWS; row++) {
-      columns.timestampNs.setNanos(row, snapshot.time.seconds, snapshot.time.nanos);
-      columns.taskId.set16(row, taskId);
-      columns.periodId.set64(row, snapshot.periodId);
-      columns.runNo.set32(row, this.#runNo);
-    }
-    const srcV6 = new Validity();
-    const dstV6 = new Validity();
+    for (let row = 0; row < CHUNK_ROWS; row++) columns.snapshotId.set32(row, snapshotId);
     const appender = await connection.createAppender('flow_metrics_raw');
     try {
       let f = 0;
       while (f < flows.count) {
         const chunk = DuckDBDataChunk.create(RAW_TYPES, CHUNK_ROWS);
-        const srcText = duckdb.data_chunk_get_vector(chunk.chunk, COL.srcIPv6);
-        const dstText = duckdb.data_chunk_get_vector(chunk.chunk, COL.dstIPv6);
-        srcV6.clear();
-        dstV6.clear();
         let rows = 0;
         for (; f < flows.count && rows < CHUNK_ROWS; f++) {
           if (flows.changedEpoch[f]! <= since) continue;
           const at = f * kw;
           const meta = flows.keys[at + spec.metaAt]!;
-          const family = (meta >>> 8) & 0xff;
-          columns.family.set8(rows, family);
+          columns.family.set8(rows, (meta >>> 8) & 0xff);
           if (spec.hasSrcIP) {
             columns.srcHi.setHalves(rows, flows.keys[at]!, flows.keys[at + 1]!);
             columns.srcLo.setHalves(rows, flows.keys[at + 2]!, flows.keys[at + 3]!);
-            if (family === 6) {
-              duckdb.vector_assign_string_element(srcText, rows, formatIPv6Words(flows.keys, at));
-              srcV6.setValid(rows);
-            }
           }
           if (spec.hasDstIP) {
             const d = at + spec.dstAt;
             columns.dstHi.setHalves(rows, flows.keys[d]!, flows.keys[d + 1]!);
             columns.dstLo.setHalves(rows, flows.keys[d + 2]!, flows.keys[d + 3]!);
-            if (family === 6) {
-              duckdb.vector_assign_string_element(dstText, rows, formatIPv6Words(flows.keys, d));
-              dstV6.setValid(rows);
-            }
           }
           const ports = flows.keys[at + spec.portsAt]! >>> 0;
           columns.srcPort.set16(rows, ports >>> 16);
@@ -285,8 +259,6 @@ export class DuckDbStore implements SnapshotWriter {
           ALL_NULL.copyInto(chunk, COL.dstHi, rows);
           ALL_NULL.copyInto(chunk, COL.dstLo, rows);
         }
-        srcV6.copyInto(chunk, COL.srcIPv6, rows);
-        dstV6.copyInto(chunk, COL.dstIPv6, rows);
         if (!spec.hasSrcPort) ALL_NULL.copyInto(chunk, COL.srcPort, rows);
         if (!spec.hasDstPort) ALL_NULL.copyInto(chunk, COL.dstPort, rows);
         if (!spec.hasProtocol) ALL_NULL.copyInto(chunk, COL.protocol, rows);
@@ -296,6 +268,19 @@ export class DuckDbStore implements SnapshotWriter {
     } finally {
       appender.closeSync();
     }
+  }
+
+  /** The `snapshots` row every flow row of this task's snapshot points to. */
+  async #snapshotRow(connection: DuckDBConnection, snapshot: GroupSnapshot, taskId: number): Promise<number> {
+    const id = this.#nextSnapshotId++;
+    const insert = await connection.prepare('INSERT INTO snapshots VALUES ($1, $2, $3, $4, $5)');
+    insert.bindInteger(1, id);
+    insert.bindInteger(2, this.#runNo);
+    insert.bindUSmallInt(3, taskId);
+    insert.bindBigInt(4, nanosBig(snapshot.time));
+    insert.bindBigInt(5, BigInt(snapshot.periodId));
+    await insert.run();
+    return id;
   }
 
   async #appendSketch(connection: DuckDBConnection, snapshot: GroupSnapshot, task: SketchSnapshot): Promise<void> {
@@ -327,6 +312,35 @@ export class DuckDbStore implements SnapshotWriter {
     } finally {
       appender.closeSync();
     }
+  }
+}
+
+/**
+ * Refuse a file that holds NetSpectra tables in another layout (written by another version), or
+ * whose layout version is newer or older than ours: appending would fail row by row or, worse,
+ * put values in the wrong columns.
+ */
+async function checkLayout(connection: DuckDBConnection, path: string): Promise<void> {
+  const tables = new Set(
+    (await connection.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")).getRowsJS().map((row) => row[0] as string),
+  );
+  const ours = STORE_TABLES.filter((name) => tables.has(name));
+  let version: number | undefined;
+  if (tables.has('netspectra_schema')) {
+    const rows = (await connection.runAndReadAll('SELECT max(Version) FROM netspectra_schema')).getRowsJS();
+    version = rows[0]?.[0] == null ? undefined : Number(rows[0][0]);
+  }
+  if (version === undefined && ours.length === 0) {
+    await connection.run('CREATE TABLE IF NOT EXISTS netspectra_schema (Version INTEGER NOT NULL)');
+    await connection.run(`INSERT INTO netspectra_schema VALUES (${SCHEMA_VERSION})`);
+    return;
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new NetSpectraError(
+      'NS_ERR_STORE_SCHEMA',
+      `the embedded store ${path} was written with store layout ${version ?? 1} and this NetSpectra writes layout ${SCHEMA_VERSION}; ` +
+        'give another file with --store (or the duckdb writer\'s path), or move this one away',
+    );
   }
 }
 

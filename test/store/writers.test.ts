@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { KeySpec } from '../../src/engine/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
+import { formatIPv6Words } from '../../src/model/ip.js';
 import type { GroupSnapshot } from '../../src/model/snapshot.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../../src/store/file-writers.js';
@@ -173,5 +175,116 @@ test('DuckDB store writes only flows changed since its previous snapshot of the 
     assert.equal(inPeriod2[0]![0], reference.size);
   } finally {
     await store.stop();
+  }
+});
+
+test('DuckDB store: the view prints IPv6 as RFC 5952, exactly as the engine does, for every shape of zero runs', async () => {
+  const store = new DuckDbStore({ path: ':memory:', runId: 'run-v6', inputs: [], tool: 'test' });
+  await store.start();
+  try {
+    // Addresses built from groups that are mostly zero, so every run length, position and tie occurs.
+    let state = 12345;
+    const random = (): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state / 4294967296;
+    };
+    const addresses: number[][] = [
+      [0, 0, 0, 0],
+      [0, 0, 0, 1],
+      [0x20010db8, 0, 0, 1],
+      [0x20010db8, 0, 1, 0],
+      [0x20010db8, 0x00010000, 0, 0x00010000],
+      [0, 0, 0xffff, 0xc0000201], // IPv4-mapped in an IPv6 packet
+      [0xfe800000, 0, 0x0211_22ff, 0xfe334455],
+      [0x00010000, 0, 0, 0],
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const words: number[] = [];
+      for (let w = 0; w < 4; w++) {
+        const group = (): number => (random() < 0.6 ? 0 : random() < 0.5 ? 1 + Math.floor(random() * 15) : Math.floor(random() * 65536));
+        words.push(((group() << 16) | group()) >>> 0);
+      }
+      addresses.push(words);
+    }
+    const keyWords = new KeySpec(['SrcIP']).words;
+    const keys = new Uint32Array(addresses.length * keyWords);
+    addresses.forEach((words, i) => {
+      keys.set(words, i * keyWords);
+      keys[i * keyWords + 4] = 6 << 8;
+    });
+    const count = addresses.length;
+    await store.write({
+      group: 'exact',
+      time: { seconds: 1_700_000_000, nanos: 0 },
+      periodId: 1,
+      reason: 'final',
+      tasks: [
+        {
+          kind: 'exact',
+          name: 'v6',
+          keyFields: ['SrcIP'],
+          memoryBytes: 0,
+          flows: {
+            count,
+            keyWords,
+            keys,
+            packets: new Float64Array(count).map((_, i) => i + 1),
+            bytes: new Float64Array(count).fill(100),
+            firstSeconds: new Float64Array(count).fill(1_700_000_000),
+            firstNanos: new Uint32Array(count),
+            lastSeconds: new Float64Array(count).fill(1_700_000_000),
+            lastNanos: new Uint32Array(count),
+            changedEpoch: new Uint32Array(count),
+            epoch: 0,
+            sinceEpoch: -1,
+          },
+        },
+      ],
+    });
+    const rows = (await store.connection.runAndReadAll('SELECT PacketCount::INTEGER, SrcIP FROM flow_metrics ORDER BY 1')).getRowsJS();
+    assert.equal(rows.length, count);
+    for (const [packets, text] of rows) assert.equal(text, formatIPv6Words(addresses[(packets as number) - 1]!, 0), JSON.stringify(addresses[(packets as number) - 1]));
+  } finally {
+    await store.stop();
+  }
+});
+
+test('DuckDB store: a second run appends to the same file; a file with another layout is refused, not appended to', async () => {
+  const folder = await mkdtemp(join(tmpdir(), 'ns-layout-'));
+  try {
+    const path = join(folder, 'store.duckdb');
+    for (const runId of ['first', 'second']) {
+      const store = new DuckDbStore({ path, runId, inputs: [], tool: 'test' });
+      await store.start();
+      await store.write(exactSnapshot(['SrcIP'], 500, 3).snapshot);
+      await store.stop();
+    }
+    const reader = new DuckDbStore({ path, runId: 'third', inputs: [], tool: 'test' });
+    await reader.start();
+    const perRun = (await reader.connection.runAndReadAll('SELECT RunId, count(*)::INTEGER, count(DISTINCT Timestamp)::INTEGER FROM flow_metrics GROUP BY 1 ORDER BY 1')).getRowsJS();
+    await reader.stop();
+    const flows = referenceFlows(randomPackets(500, 3), ['SrcIP']).size;
+    assert.deepEqual(perRun, [
+      ['first', flows, 1],
+      ['second', flows, 1],
+    ]);
+
+    // the layout of an earlier version: the same table names, no netspectra_schema
+    const old = join(folder, 'old.duckdb');
+    const instance = await DuckDBInstance.create(old);
+    const connection = await instance.connect();
+    await connection.run('CREATE TABLE flow_metrics_raw (TimestampNs BIGINT, TaskId USMALLINT, SrcIPv6 VARCHAR)');
+    connection.closeSync();
+    instance.closeSync();
+    const refused = new DuckDbStore({ path: old, runId: 'r', inputs: [], tool: 'test' });
+    await assert.rejects(refused.start(), (error: Error & { code?: string }) => error.code === 'NS_ERR_STORE_SCHEMA' && error.message.includes(old) && error.message.includes('--store'));
+    const check = await DuckDBInstance.create(old);
+    const after = await check.connect();
+    const tables = (await after.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")).getRowsJS();
+    after.closeSync();
+    check.closeSync();
+    assert.deepEqual(tables, [['flow_metrics_raw']], 'the refused file is left untouched');
+  } finally {
+    await rm(folder, { recursive: true, force: true });
   }
 });
