@@ -20,6 +20,14 @@ const implementations: [string, SketchTaskParams][] = [
     'SuperSpread, general base and 4-bit registers',
     { name: 'ss4', sktType: 1, flowFields: ['DstIP', 'DstPort'], elementFields: ['SrcIP'], sizeThreshold: 0, ...SUPER_SPREAD_DEFAULTS, width: 256, m: 64, size: 4, base: 0.6, countThreshold: 20, seed: 3 },
   ],
+  [
+    'heavy hitters, SrcIP + Protocol, width 1000 × depth 3',
+    { name: 'cm3', sktType: 0, flowFields: ['Protocol', 'SrcIP'], elementFields: [], ...HEAVY_HITTER_DEFAULTS, width: 1000, depth: 3, countThreshold: 50, sizeThreshold: 40_000, m: 128, size: 5, base: 0.5, b: 1.08, seed: 3 },
+  ],
+  [
+    'heavy hitters, 5-tuple, depth 1',
+    { name: 'cm5', sktType: 0, flowFields: ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], elementFields: [], ...HEAVY_HITTER_DEFAULTS, width: 512, depth: 1, countThreshold: 50, sizeThreshold: 40_000, m: 128, size: 5, base: 0.5, b: 1.08, seed: 3 },
+  ],
 ];
 
 function lists(snapshot: SketchSnapshot): SketchEntry[][] {

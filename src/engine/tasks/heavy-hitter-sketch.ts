@@ -1,20 +1,62 @@
 /**
  * Heavy hitters by packets and by bytes (`skt_type: 0`, "Count-Min" in the original's config):
- * MV-Sketch (Tang, Huang, Lee; INFOCOM 2019), a d × w table of majority-vote buckets.
+ * MV-Sketch (Tang, Huang, Lee; INFOCOM 2019), a d × w table of majority-vote buckets in which the
+ * rows take turns deciding which metric owns the bucket's one candidate key.
  *
- * Each bucket keeps, per metric, the total weight V of every packet hashed to it, a candidate key K
- * and a vote counter C (Boyer–Moore majority vote: the candidate's packets vote +w, others −w, and a
- * vote falling below zero hands the bucket to the newcomer with the surplus). Invariants: V ± C is
- * even (both change by ±w together), and for any key x hashed to the bucket, with f(x) its true
- * weight there, f(x) ≤ (V + C)/2 if K = x and f(x) ≤ (V − C)/2 otherwise. The estimate is the
- * minimum of that bound over the rows, so it never underestimates, and any key holding more than
- * half of a bucket's weight is guaranteed to be its candidate; heavy hitters are the candidates whose
- * estimate reaches the threshold.
+ * Bucket: a candidate key K, the packet total S_p and the byte total S_b of every packet hashed to
+ * the bucket, and a vote counter C. Row r is owned by packets when r is even and by bytes when r is
+ * odd. In its rows the owning metric runs the Boyer–Moore majority vote with weight w = 1 (packets)
+ * or w = wire length (bytes): K's packets vote C += w, any other key's C −= w, and a vote that would
+ * go below zero hands the bucket to the newcomer with C = w − C. The other metric only adds to its
+ * total there. Invariants, for the owning metric with total S in a bucket and any key x hashed to it
+ * with true weight f(x) there: S ± C is even (each update changes S + C by 0, 2w or 2w − 2C), and
+ * f(x) ≤ (S + C)/2 if K = x, f(x) ≤ (S − C)/2 otherwise; so a key holding more than half of the
+ * owner's total is the candidate. For the non-owning metric the bucket's total is a Count-Min bound,
+ * f(x) ≤ S. A key's estimate for a metric is the minimum of its bound over the rows: an upper bound,
+ * never an underestimate, and an integer. Heavy hitters for a metric are every distinct candidate of
+ * ANY row whose estimate for that metric reaches the threshold: a byte row's candidate may well be
+ * a packet heavy hitter too (one large flow usually wins both votes), and it is found either way.
  *
- * Packets and bytes each have their own candidate and vote. The original kept one key per bucket
- * with two counters, which breaks the invariant for the second metric: when a flow of many small
- * packets (a SYN flood) wins the packet vote it also takes over the byte counter that a flow of few
- * large packets had earned, so neither bound holds and byte heavy hitters are lost or misattributed.
+ * Why one candidate per bucket, and why rows alternate: a key and its vote are what make a heavy
+ * hitter findable and its bound tight, and a bucket with one key can vote on one metric only. The
+ * original kept one key per bucket with a packet and a byte counter, both updated with the same
+ * key, which breaks the invariant for the second metric: when a flow of many small packets (a SYN
+ * flood) wins the packet vote it also takes over the byte counter that a flow of few large packets
+ * had earned, so neither bound holds and byte heavy hitters are lost or misattributed. Here a
+ * bucket's vote concerns one metric only, so each metric's invariant holds exactly in its own rows;
+ * alternating the owner row by row gives every key ⌈d/2⌉ packet rows and ⌊d/2⌋ byte rows, so a byte
+ * heavy hitter made of few large packets, outvoted by a flood of small ones in its packet row, still
+ * wins its byte row if it holds the byte majority there.
+ *
+ * The trade-off against a separate candidate and vote per metric in every bucket (the previous
+ * design, 72 bytes per bucket): each metric has half the voting rows, one instead of two at the
+ * default depth 2, and the other row adds only the bucket's total, a loose bound. A flow outvoted in
+ * its one row of a metric (a larger flow of that metric shares the bucket) is missed unless it is a
+ * candidate in another row, and a non-candidate's estimate rests on a single (S − C)/2. The bench
+ * trace (`bench/sketch-bench.ts`: 5M packets, Zipf sources, spreaders, a SYN flood) shows the cost.
+ * At the default thresholds (1024 packets, 1 MiB) F1 is 0.99 by packets (1.0 before) and 1.0 by
+ * bytes. At a quarter of them (256 packets, 256 KiB, with 610 packets hashed to an average bucket)
+ * F1 falls from 0.99 to 0.94 by packets, mostly false positives among byte-row candidates whose
+ * packet estimate is only a (S − C)/2 and a bucket total, and from 0.997 to 0.98 by bytes. In
+ * exchange the table is 45 % smaller and the update about a quarter cheaper (one vote per row
+ * instead of two). Reporting only the candidates of a metric's own rows, or choosing the owner per
+ * bucket instead of per row, measured no better overall.
+ *
+ * Depth 1: the single row is owned by packets, so byte heavy hitters come only from keys that hold
+ * the packet majority of their bucket (their byte estimate is the bucket's whole S_b, an upper bound
+ * that may be loose). A flow of few large packets sharing its bucket with many small ones is missed
+ * by bytes. Use depth ≥ 2 whenever bytes matter.
+ *
+ * Keys: for a key of one address (SrcIP alone or DstIP alone, without Protocol) the candidate is just
+ * the 4 address words. IPv4 addresses are held IPv4-mapped (`::ffff:a.b.c.d`, see the packet model),
+ * so the family word of the `KeySpec` layout adds nothing, except in one case: an IPv6 packet whose
+ * address is literally `::ffff:a.b.c.d` (addresses meant to represent IPv4 nodes inside IPv6
+ * software, RFC 4291 §2.5.5.2, not normally seen on the wire) is counted here as IPv4 a.b.c.d and
+ * reported as the dotted quad. The exact tasks keep the two apart. Any other key is the `KeySpec`
+ * words (the meta word holds family and protocol), padded with a zero word to a multiple of 8 bytes
+ * so the doubles align. Either way every key word is written and the pad is never written, so a key
+ * is fully defined. Rows hash exactly the stored words, so a key read back from a bucket finds its
+ * buckets in the other rows.
  *
  * Hashing: the key is hashed ONCE per packet (murmur3, `#keySeed`), and each row's column comes
  * from that hash remixed with the row's seed (`remix32`: murmur3's fmix32 of hash ^ rowSeed), then
@@ -31,12 +73,10 @@
  * original port; the shift instead of a double multiply is most of the rest (the multiply and its
  * conversions sit on the critical path to the bucket's cache lines).
  *
- * Memory: per bucket two keys of `KeySpec.words` 32-bit words and four Float64 counters (doubles
- * stay exact to 2^53 bytes, so no period is long enough to wrap, unlike 32-bit counters): 72 bytes
- * per bucket for a SrcIP key, 1.1 MiB for 8192 × 2. Uint32 packet counters would make the record
- * 64 bytes (1 MiB), but a 32-bit packet counter wraps after 4.3 G packets in one bucket — under
- * half a minute of a 148 Mpps flood, within one default period — and the 64-byte record measured
- * no faster: the update is bound by computation, not by the table's cache lines.
+ * Memory, fixed by width × depth: per bucket the key and three Float64 counters (doubles stay exact
+ * to 2^53 packets or bytes, so no period is long enough to wrap them, unlike 32-bit counters). For a
+ * one-address key that is 16 + 24 = 40 bytes per bucket, 655,360 bytes (640 KiB) for the default
+ * 8192 × 2; SrcIP + Protocol takes 48 bytes, a 5-tuple 64. Add the scratch key and the row seeds.
  */
 import type { PacketBatch } from '../../model/packet.js';
 import { KeySpec } from '../flow-key.js';
@@ -47,29 +87,39 @@ import { compareEntries } from './sketch-task.js';
 const TWO_POW_32 = 4294967296;
 
 /**
- * Bucket record: the packet candidate key, the byte candidate key (`keyWords` 32-bit words each),
- * then four doubles — V and C for packets, V and C for bytes — so one update touches two cache
- * lines instead of one per array. `2 * keyWords * 4` is a multiple of 8, so the doubles align.
+ * Bucket record: the candidate key (padded to an even number of 32-bit words), then three doubles,
+ * so one update touches one 40-byte record. The metric indices double as the owner of a row
+ * (`row & 1`) and as the offset of that metric's total.
  */
-const COUNT_TOTAL = 0;
-const COUNT_VOTE = 1;
-const SIZE_TOTAL = 2;
-const SIZE_VOTE = 3;
-const COUNTERS = 4;
+const PACKETS = 0;
+const BYTES = 1;
+const VOTE = 2;
+const COUNTERS = 3;
 
 /** Seed index of the key hash, far from the row indices 0..depth-1 (the rows' mixing seeds). */
 const PURPOSE_KEY = 0x100;
 
-/** Key shapes with a fast path: one address field (and optionally Protocol), 5 words. */
+/** Key shapes with a fast path: one address field (and optionally Protocol). */
 const SHAPE_GENERAL = 0;
 const SHAPE_SRC_ADDRESS = 1;
 const SHAPE_DST_ADDRESS = 2;
+
+/** The words of a stored key and of its record, for a flow key over `spec`. */
+function layoutOf(spec: KeySpec): { keyWords: number; recordWords: number; addressOnly: boolean } {
+  // One address and nothing else but the always-present meta word: the meta word is dropped.
+  const addressOnly = spec.words === 5 && !spec.hasProtocol && spec.hasSrcIP !== spec.hasDstIP;
+  const keyWords = addressOnly ? 4 : spec.words;
+  return { keyWords, recordWords: keyWords + (keyWords & 1) + 2 * COUNTERS, addressOnly };
+}
 
 export class HeavyHitterSketch implements SketchTask {
   readonly name: string;
   readonly #params: SketchTaskParams;
   readonly #spec: KeySpec;
+  /** Words of a stored key: 4 for a one-address key, else `KeySpec.words`; the words hashed and compared. */
   readonly #keyWords: number;
+  /** The stored key is the address alone (its `KeySpec` meta word dropped). */
+  readonly #addressOnly: boolean;
   readonly #width: number;
   readonly #depth: number;
   /** A row hash's column is `floor(hash × width / 2^32)`: `hash >>> shift`, or `× scale` (see `rangeShift`). */
@@ -78,23 +128,24 @@ export class HeavyHitterSketch implements SketchTask {
   readonly #keySeed: number;
   readonly #rowSeeds: Int32Array;
   readonly #shape: number;
-  /** 0xff when Protocol is a key field (the meta word's low byte), else 0. */
-  readonly #protocolMask: number;
-  /** Record size in 32-bit words and in doubles. */
+  /** Record size in 32-bit words and in doubles, and the index of the first counter in doubles. */
   readonly #recordWords: number;
   readonly #recordDoubles: number;
+  readonly #countersAt: number;
   /** The table, viewed as key words and as counters. */
   readonly #table: ArrayBuffer;
   readonly #keys: Uint32Array;
   readonly #counters: Float64Array;
-  /** The current packet's key (general path only). */
+  /** A key in the `KeySpec` layout: the current packet's (general path), or a candidate being reported. */
   readonly #key: Uint32Array;
 
   constructor(params: SketchTaskParams) {
     this.name = params.name;
     this.#params = params;
     this.#spec = new KeySpec(params.flowFields);
-    this.#keyWords = this.#spec.words;
+    const layout = layoutOf(this.#spec);
+    this.#keyWords = layout.keyWords;
+    this.#addressOnly = layout.addressOnly;
     this.#width = params.width;
     this.#depth = params.depth;
     this.#shift = rangeShift(params.width);
@@ -103,21 +154,21 @@ export class HeavyHitterSketch implements SketchTask {
     this.#rowSeeds = new Int32Array(params.depth);
     for (let row = 0; row < params.depth; row++) this.#rowSeeds[row] = deriveSeed(params.seed, row);
     const spec = this.#spec;
-    const onlyAddress = !spec.hasSrcPort && !spec.hasDstPort && spec.hasSrcIP !== spec.hasDstIP;
-    this.#shape = !onlyAddress ? SHAPE_GENERAL : spec.hasSrcIP ? SHAPE_SRC_ADDRESS : SHAPE_DST_ADDRESS;
-    this.#protocolMask = spec.hasProtocol ? 0xff : 0;
-    this.#recordWords = 2 * this.#keyWords + 2 * COUNTERS;
-    this.#recordDoubles = this.#recordWords / 2;
-    this.#table = new ArrayBuffer(params.width * params.depth * this.#recordWords * 4);
+    const oneAddress = !spec.hasSrcPort && !spec.hasDstPort && spec.hasSrcIP !== spec.hasDstIP;
+    this.#shape = !oneAddress ? SHAPE_GENERAL : spec.hasSrcIP ? SHAPE_SRC_ADDRESS : SHAPE_DST_ADDRESS;
+    this.#recordWords = layout.recordWords;
+    this.#recordDoubles = layout.recordWords / 2;
+    this.#countersAt = this.#recordDoubles - COUNTERS;
+    this.#table = new ArrayBuffer(params.width * params.depth * layout.recordWords * 4);
     this.#keys = new Uint32Array(this.#table);
     this.#counters = new Float64Array(this.#table);
-    this.#key = new Uint32Array(this.#keyWords);
+    this.#key = new Uint32Array(spec.words);
   }
 
   /** The bytes a heavy-hitter sketch with these parameters allocates (table, key scratch, row seeds). */
   static memoryBytesFor(params: Pick<SketchTaskParams, 'width' | 'depth' | 'flowFields'>): number {
-    const keyWords = new KeySpec(params.flowFields).words;
-    return params.width * params.depth * (2 * keyWords * 4 + COUNTERS * 8) + keyWords * 4 + params.depth * 4;
+    const spec = new KeySpec(params.flowFields);
+    return params.width * params.depth * layoutOf(spec).recordWords * 4 + spec.words * 4 + params.depth * 4;
   }
 
   ingest(batch: PacketBatch): void {
@@ -127,15 +178,16 @@ export class HeavyHitterSketch implements SketchTask {
   }
 
   /**
-   * The fast path for a key of one address (+ Protocol): `[address 4 words][family << 8 | protocol]`
-   * (the `KeySpec` layout), read straight from the batch into locals and hashed inline.
+   * The fast path for a key of one address: the 4 address words, plus the `KeySpec` meta word
+   * `family << 8 | protocol` when Protocol is a key field, read straight from the batch into locals
+   * and hashed inline (the same words, so the same hash, as `hashKey` of the stored key).
    */
   #ingestAddress(batch: PacketBatch, address: Uint32Array): void {
     const count = batch.count;
     const family = batch.family;
     const protocol = batch.protocol;
     const wireLength = batch.wireLength;
-    const protocolMask = this.#protocolMask;
+    const withMeta = !this.#addressOnly;
     // `| 0`: an int32 local, not a tagged number converted on every use.
     const keySeed = this.#keySeed | 0;
     const rowSeeds = this.#rowSeeds;
@@ -145,67 +197,53 @@ export class HeavyHitterSketch implements SketchTask {
     const scale = this.#scale;
     const keys = this.#keys;
     const counters = this.#counters;
-    // keyWords = 5: 18 words (9 doubles) per record, the counters from double 5.
+    const recordWords = this.#recordWords;
+    const recordDoubles = this.#recordDoubles;
+    const countersAt = this.#countersAt;
     for (let i = 0; i < count; i++) {
       const a = i * 4;
       const k0 = address[a]!;
       const k1 = address[a + 1]!;
       const k2 = address[a + 2]!;
       const k3 = address[a + 3]!;
-      // No Protocol in the key (the usual case): skip the protocol column altogether.
-      const k4 = (family[i]! << 8) | (protocolMask === 0 ? 0 : protocol[i]! & protocolMask);
       let h = murmur3Mix(keySeed, k0);
       h = murmur3Mix(h, k1);
       h = murmur3Mix(h, k2);
       h = murmur3Mix(h, k3);
-      h = murmur3Mix(h, k4);
-      const hash = murmur3Finalize(h, 20);
+      // No Protocol in the key (the usual case): the family and protocol columns are never read.
+      const k4 = withMeta ? (family[i]! << 8) | protocol[i]! : 0;
+      const hash = withMeta ? murmur3Finalize(murmur3Mix(h, k4), 20) : murmur3Finalize(h, 16);
       const bytes = wireLength[i]!;
       for (let row = 0; row < depth; row++) {
         const rowHash = remix32(hash, rowSeeds[row]!);
         const bucket = row * width + (shift < 32 ? rowHash >>> shift : ((rowHash >>> 0) * scale) | 0);
-        const p = bucket * 18;
-        const s = p + 5;
-        const c = bucket * 9 + 5;
-
-        counters[c + COUNT_TOTAL]! += 1;
-        let vote = counters[c + COUNT_VOTE]!;
+        const p = bucket * recordWords;
+        const c = bucket * recordDoubles + countersAt;
+        counters[c + PACKETS]! += 1;
+        counters[c + BYTES]! += bytes;
+        // Even rows vote by packets, odd rows by bytes.
+        const weight = (row & 1) === PACKETS ? 1 : bytes;
+        let vote = counters[c + VOTE]!;
         // The last address word first: it tells IPv4 keys (all 0, 0, 0xffff, v4) apart.
-        if (keys[p + 3] === k3 && keys[p] === k0 && keys[p + 1] === k1 && keys[p + 2] === k2 && keys[p + 4] === k4) {
-          vote += 1;
-        } else if (vote >= 1) {
-          vote -= 1;
+        if (keys[p + 3] === k3 && keys[p] === k0 && keys[p + 1] === k1 && keys[p + 2] === k2 && (!withMeta || keys[p + 4] === k4)) {
+          vote += weight;
+        } else if (vote >= weight) {
+          vote -= weight;
         } else {
-          // vote − 1 < 0: the newcomer takes the bucket with the surplus 1 − vote.
+          // vote − weight < 0: the newcomer takes the bucket with the surplus weight − vote.
           keys[p] = k0;
           keys[p + 1] = k1;
           keys[p + 2] = k2;
           keys[p + 3] = k3;
-          keys[p + 4] = k4;
-          vote = 1 - vote;
+          if (withMeta) keys[p + 4] = k4;
+          vote = weight - vote;
         }
-        counters[c + COUNT_VOTE] = vote;
-
-        counters[c + SIZE_TOTAL]! += bytes;
-        vote = counters[c + SIZE_VOTE]!;
-        if (keys[s + 3] === k3 && keys[s] === k0 && keys[s + 1] === k1 && keys[s + 2] === k2 && keys[s + 4] === k4) {
-          vote += bytes;
-        } else if (vote >= bytes) {
-          vote -= bytes;
-        } else {
-          keys[s] = k0;
-          keys[s + 1] = k1;
-          keys[s + 2] = k2;
-          keys[s + 3] = k3;
-          keys[s + 4] = k4;
-          vote = bytes - vote;
-        }
-        counters[c + SIZE_VOTE] = vote;
+        counters[c + VOTE] = vote;
       }
     }
   }
 
-  /** Any other key: extracted by `KeySpec` into a scratch key, then the same update word by word. */
+  /** Any other key: extracted by `KeySpec` into the scratch key, then the same update word by word. */
   #ingestGeneral(batch: PacketBatch): void {
     const count = batch.count;
     const spec = this.#spec;
@@ -221,6 +259,7 @@ export class HeavyHitterSketch implements SketchTask {
     const counters = this.#counters;
     const recordWords = this.#recordWords;
     const recordDoubles = this.#recordDoubles;
+    const countersAt = this.#countersAt;
     const wireLength = batch.wireLength;
     for (let i = 0; i < count; i++) {
       spec.extract(batch, i, key, 0);
@@ -230,32 +269,20 @@ export class HeavyHitterSketch implements SketchTask {
         const rowHash = remix32(hash, rowSeeds[row]!);
         const bucket = row * width + (shift < 32 ? rowHash >>> shift : ((rowHash >>> 0) * scale) | 0);
         const p = bucket * recordWords;
-        const s = p + keyWords;
-        const c = bucket * recordDoubles + keyWords;
-
-        counters[c + COUNT_TOTAL]! += 1;
-        let vote = counters[c + COUNT_VOTE]!;
+        const c = bucket * recordDoubles + countersAt;
+        counters[c + PACKETS]! += 1;
+        counters[c + BYTES]! += bytes;
+        const weight = (row & 1) === PACKETS ? 1 : bytes;
+        let vote = counters[c + VOTE]!;
         if (sameKey(keys, p, key, 0, keyWords)) {
-          vote += 1;
-        } else if (vote >= 1) {
-          vote -= 1;
+          vote += weight;
+        } else if (vote >= weight) {
+          vote -= weight;
         } else {
           for (let w = 0; w < keyWords; w++) keys[p + w] = key[w]!;
-          vote = 1 - vote;
+          vote = weight - vote;
         }
-        counters[c + COUNT_VOTE] = vote;
-
-        counters[c + SIZE_TOTAL]! += bytes;
-        vote = counters[c + SIZE_VOTE]!;
-        if (sameKey(keys, s, key, 0, keyWords)) {
-          vote += bytes;
-        } else if (vote >= bytes) {
-          vote -= bytes;
-        } else {
-          for (let w = 0; w < keyWords; w++) keys[s + w] = key[w]!;
-          vote = bytes - vote;
-        }
-        counters[c + SIZE_VOTE] = vote;
+        counters[c + VOTE] = vote;
       }
     }
   }
@@ -268,78 +295,101 @@ export class HeavyHitterSketch implements SketchTask {
     return this.#table.byteLength + this.#key.byteLength + this.#rowSeeds.byteLength;
   }
 
-  /** Estimated packets of `key` (an MV-Sketch upper bound; exact when the key owns its buckets). */
+  /**
+   * Estimated packets of `key`, a key in the `KeySpec` layout (an upper bound; exact when the key
+   * owns its buckets). For a one-address key the meta word is ignored, as in the table.
+   */
   estimateCount(key: Uint32Array): number {
-    return this.#estimate(key, 0, 0, COUNT_TOTAL);
+    return this.#estimate(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed), PACKETS);
   }
 
-  /** Estimated bytes of `key`. */
+  /** Estimated bytes of `key`, a key in the `KeySpec` layout (an upper bound). */
   estimateSize(key: Uint32Array): number {
-    return this.#estimate(key, 0, this.#keyWords, SIZE_TOTAL);
+    return this.#estimate(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed), BYTES);
   }
 
   snapshot(): HeavyHitterSnapshot {
+    const { byCount, bySize } = this.#heavyHitters(this.#params.countThreshold, this.#params.sizeThreshold);
     return {
       kind: 'heavy_hitter',
       name: this.name,
       flowFields: [...this.#spec.fields],
       memoryBytes: this.memoryBytes(),
-      byCount: this.#heavyHitters(0, COUNT_TOTAL, this.#params.countThreshold),
-      bySize: this.#heavyHitters(this.#keyWords, SIZE_TOTAL, this.#params.sizeThreshold),
+      byCount,
+      bySize,
     };
   }
 
-  #bucketOf(words: Uint32Array, at: number, row: number): number {
-    const rowHash = remix32(hashKey(words, at, this.#keyWords, this.#keySeed), this.#rowSeeds[row]!);
+  /** The bucket of row `row` for a key whose hash is `hash`. */
+  #bucketOf(hash: number, row: number): number {
+    const rowHash = remix32(hash, this.#rowSeeds[row]!);
     return row * this.#width + (this.#shift < 32 ? rowHash >>> this.#shift : ((rowHash >>> 0) * this.#scale) | 0);
   }
 
-  /** Index in `#counters` of counter `slot` of `bucket`. */
-  #counterAt(bucket: number, slot: number): number {
-    return bucket * this.#recordDoubles + this.#keyWords + slot;
-  }
-
   /**
-   * Min over rows of (V + C)/2 where `words[at..]` is the bucket's candidate, (V − C)/2 elsewhere.
-   * `keyOffset` selects the packet (0) or byte (keyWords) candidate, `total` the matching counters.
+   * Min over rows of the key's bound for `metric`: in the rows `metric` owns, (S + C)/2 where
+   * `words[at..]` is the candidate and (S − C)/2 elsewhere; in the other rows, S.
    */
-  #estimate(words: Uint32Array, at: number, keyOffset: number, total: number): number {
+  #estimate(words: Uint32Array, at: number, hash: number, metric: number): number {
+    const counters = this.#counters;
     let estimate = Infinity;
     for (let row = 0; row < this.#depth; row++) {
-      const bucket = this.#bucketOf(words, at, row);
-      const volume = this.#counters[this.#counterAt(bucket, total)]!;
-      const vote = this.#counters[this.#counterAt(bucket, total + 1)]!;
-      const candidate = sameKey(this.#keys, bucket * this.#recordWords + keyOffset, words, at, this.#keyWords);
-      const bound = candidate ? (volume + vote) / 2 : (volume - vote) / 2;
+      const bucket = this.#bucketOf(hash, row);
+      const c = bucket * this.#recordDoubles + this.#countersAt;
+      const total = counters[c + metric]!;
+      let bound = total;
+      if ((row & 1) === metric) {
+        const vote = counters[c + VOTE]!;
+        bound = sameKey(this.#keys, bucket * this.#recordWords, words, at, this.#keyWords) ? (total + vote) / 2 : (total - vote) / 2;
+      }
       if (bound < estimate) estimate = bound;
     }
     return estimate;
   }
 
-  /** Every candidate (each once, from the first row that holds it) whose estimate reaches `threshold`. */
-  #heavyHitters(keyOffset: number, total: number, threshold: number): SketchEntry[] {
+  /**
+   * Every candidate of every row (each once, from the first row that holds it) whose estimate
+   * reaches a threshold, by packets and by bytes.
+   */
+  #heavyHitters(countThreshold: number, sizeThreshold: number): { byCount: SketchEntry[]; bySize: SketchEntry[] } {
     const keys = this.#keys;
+    const counters = this.#counters;
     const keyWords = this.#keyWords;
-    const entries: SketchEntry[] = [];
+    const byCount: SketchEntry[] = [];
+    const bySize: SketchEntry[] = [];
     for (let row = 0; row < this.#depth; row++) {
       for (let column = 0; column < this.#width; column++) {
         const bucket = row * this.#width + column;
-        // V = 0: nothing ever hashed here, the zero key is not a candidate.
-        if (this.#counters[this.#counterAt(bucket, total)] === 0) continue;
-        const at = bucket * this.#recordWords + keyOffset;
+        // S_p = 0: nothing ever hashed here, the zero key is not a candidate.
+        if (counters[bucket * this.#recordDoubles + this.#countersAt + PACKETS] === 0) continue;
+        const at = bucket * this.#recordWords;
+        const hash = hashKey(keys, at, keyWords, this.#keySeed);
         let seenInEarlierRow = false;
         for (let earlier = 0; earlier < row && !seenInEarlierRow; earlier++) {
-          const other = this.#bucketOf(keys, at, earlier);
-          seenInEarlierRow = this.#counters[this.#counterAt(other, total)] !== 0 && sameKey(keys, other * this.#recordWords + keyOffset, keys, at, keyWords);
+          const other = this.#bucketOf(hash, earlier);
+          seenInEarlierRow = counters[other * this.#recordDoubles + this.#countersAt + PACKETS] !== 0 && sameKey(keys, other * this.#recordWords, keys, at, keyWords);
         }
         if (seenInEarlierRow) continue;
-        const value = this.#estimate(keys, at, keyOffset, total);
-        if (value >= threshold && value > 0) {
-          entries.push({ flow: this.#spec.toObject(keys, at), flowText: this.#spec.toText(keys, at), value });
-        }
+        const packets = this.#estimate(keys, at, hash, PACKETS);
+        const bytes = this.#estimate(keys, at, hash, BYTES);
+        if (packets >= countThreshold && packets > 0) byCount.push(this.#entry(at, packets));
+        if (bytes >= sizeThreshold && bytes > 0) bySize.push(this.#entry(at, bytes));
       }
     }
-    return entries.sort(compareEntries);
+    return { byCount: byCount.sort(compareEntries), bySize: bySize.sort(compareEntries) };
+  }
+
+  /** The candidate at `#keys[at..]` as a reported entry (each entry gets its own flow object). */
+  #entry(at: number, value: number): SketchEntry {
+    const spec = this.#spec;
+    if (!this.#addressOnly) return { flow: spec.toObject(this.#keys, at), flowText: spec.toText(this.#keys, at), value };
+    // Rebuild the `KeySpec` layout: the address, then the meta word with the family the stored
+    // words imply (IPv4-mapped means IPv4, see the file comment).
+    const key = this.#key;
+    for (let w = 0; w < 4; w++) key[w] = this.#keys[at + w]!;
+    const ipv4 = key[0] === 0 && key[1] === 0 && key[2] === 0xffff;
+    key[4] = (ipv4 ? 4 : 6) << 8;
+    return { flow: spec.toObject(key, 0), flowText: spec.toText(key, 0), value };
   }
 }
 
