@@ -1,7 +1,7 @@
 /** Entry point of an engine worker thread: owns a TaskRunner and answers the engine's messages in order. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PacketBatch } from '../model/packet.js';
-import type { TaskSnapshot } from '../model/snapshot.js';
+import { flowColumnBuffers, type TaskSnapshot } from '../model/snapshot.js';
 import { TaskRunner } from './task-runner.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -13,15 +13,7 @@ const runner = new TaskRunner(init.units);
 const views = new WeakMap<SharedArrayBuffer, PacketBatch>();
 
 function transferables(snapshots: readonly TaskSnapshot[]): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const s of snapshots) {
-    if (s.kind !== 'exact') continue;
-    const f = s.flows;
-    for (const array of [f.keys, f.packets, f.bytes, f.firstSeconds, f.firstNanos, f.lastSeconds, f.lastNanos, f.changedEpoch]) {
-      out.push(array.buffer as ArrayBuffer);
-    }
-  }
-  return out;
+  return snapshots.flatMap((s) => (s.kind === 'exact' ? flowColumnBuffers(s.flows) : []));
 }
 
 port.on('message', (message: ToWorker) => {

@@ -97,3 +97,49 @@ export interface GroupSnapshot {
   reason: 'interval' | 'period-end' | 'final';
   tasks: TaskSnapshot[];
 }
+
+/** The buffers of a FlowColumns, for a postMessage transfer list. */
+export function flowColumnBuffers(flows: FlowColumns): ArrayBuffer[] {
+  return [flows.keys, flows.packets, flows.bytes, flows.firstSeconds, flows.firstNanos, flows.lastSeconds, flows.lastNanos, flows.changedEpoch].map(
+    (array) => array.buffer as ArrayBuffer,
+  );
+}
+
+/**
+ * A compact copy of the flows with `changedEpoch > sinceEpoch` (all of them for -1), in order, as
+ * a delta snapshot (`sinceEpoch` set). The copy owns fresh buffers, so it can be transferred.
+ */
+export function selectChangedFlows(flows: FlowColumns, sinceEpoch: number): FlowColumns {
+  const changed = flows.changedEpoch;
+  let count = 0;
+  for (let f = 0; f < flows.count; f++) if (changed[f]! > sinceEpoch) count++;
+  const keyWords = flows.keyWords;
+  const out: FlowColumns = {
+    count,
+    keyWords,
+    keys: new Uint32Array(count * keyWords),
+    packets: new Float64Array(count),
+    bytes: new Float64Array(count),
+    firstSeconds: new Float64Array(count),
+    firstNanos: new Uint32Array(count),
+    lastSeconds: new Float64Array(count),
+    lastNanos: new Uint32Array(count),
+    changedEpoch: new Uint32Array(count),
+    epoch: flows.epoch,
+    sinceEpoch: Math.max(sinceEpoch, flows.sinceEpoch),
+  };
+  let row = 0;
+  for (let f = 0; f < flows.count; f++) {
+    if (changed[f]! <= sinceEpoch) continue;
+    out.keys.set(flows.keys.subarray(f * keyWords, (f + 1) * keyWords), row * keyWords);
+    out.packets[row] = flows.packets[f]!;
+    out.bytes[row] = flows.bytes[f]!;
+    out.firstSeconds[row] = flows.firstSeconds[f]!;
+    out.firstNanos[row] = flows.firstNanos[f]!;
+    out.lastSeconds[row] = flows.lastSeconds[f]!;
+    out.lastNanos[row] = flows.lastNanos[f]!;
+    out.changedEpoch[row] = changed[f]!;
+    row++;
+  }
+  return out;
+}
