@@ -7,6 +7,7 @@ import { KeySpec } from '../../src/engine/flow-key.js';
 import type { KeyField } from '../../src/engine/flow-key.js';
 import { PacketBatch } from '../../src/model/packet.js';
 import { fillBatches, randomPackets } from './random-packets.js';
+import type { RandomPacket } from './random-packets.js';
 import type { ExactTotals, PacketSpec, Traffic } from './synthetic-traffic.js';
 import { accuracy, batchOf, exactTotals, feed, generateTraffic, hostText, Random, truthAtThreshold } from './synthetic-traffic.js';
 
@@ -114,18 +115,41 @@ describe('heavy-hitter sketch: semantics', () => {
   });
 
   it('depth 1: the only row votes by packets, so bytes are reported for packet-majority keys only', () => {
-    const task = createSketchTask(params({ width: 1, depth: 1, countThreshold: 50, sizeThreshold: 50_000 }));
+    const task = new HeavyHitterSketch(params({ width: 1, depth: 1, countThreshold: 50, sizeThreshold: 50_000 }));
     task.ingest(batchOf(packetMajorityAndByteMajority()));
     const snapshot = heavyHitters(task);
     assert.deepEqual(
       snapshot.byCount.map((e) => [e.flowText, e.value]),
       [['10.0.0.1', 1000]],
     );
-    // The bucket's whole byte total: an upper bound for A, and B is not a candidate anywhere.
+    // A's bytes: the bucket's total less what the others must have sent, at least S_p − P = 1100 −
+    // 1000 packets of at least 64 bytes: 214,000 − 6,400, an upper bound. B is not a candidate anywhere.
     assert.deepEqual(
       snapshot.bySize.map((e) => [e.flowText, e.value]),
-      [['10.0.0.1', 214_000]],
+      [['10.0.0.1', 207_600]],
     );
+    // B's estimate is exact though: at most (1100 − 900)/2 = 100 packets, the others at least 1000
+    // packets of ≥ 64 bytes (214,000 − 64,000), and 100 packets of ≤ 1500 bytes (150,000).
+    const b = Uint32Array.of(0, 0, 0xffff, 0x0a000002, 4 << 8);
+    assert.equal(task.estimateCount(b), 100);
+    assert.equal(task.estimateSize(b), 150_000);
+  });
+
+  it('wire-length limits: with one packet length L, the byte estimate of every key is L × its packet estimate', () => {
+    // L ≤ length ≤ L makes bytes = L × packets for every key, and the bounds keep that: B ≤ L·P and
+    // P ≤ ⌊B/L⌋. Votes alone give no such link (a packet row bounds bytes by the bucket's S_b only).
+    const packets = randomPackets(20_000, 5, 300).map((p) => ({ ...p, length: 576 }));
+    const sketch = new HeavyHitterSketch(params({ width: 64, depth: 3 }));
+    for (const batch of fillBatches(packets, 4096)) sketch.ingest(batch);
+    const key = Uint32Array.of(0, 0, 0xffff, 0, 4 << 8);
+    let nonZero = 0;
+    for (const p of packets.slice(0, 2000)) {
+      key.set(p.src, 0);
+      const count = sketch.estimateCount(key);
+      assert.equal(sketch.estimateSize(key), 576 * count, p.src.join(','));
+      if (count > 0) nonZero++;
+    }
+    assert.ok(nonZero > 0);
   });
 
   it('finds byte heavy hitters of few large packets sharing every bucket with a flood of small packets', () => {
@@ -162,6 +186,16 @@ describe('heavy-hitter sketch: semantics', () => {
     assert.deepEqual(found, []);
   });
 
+  // The length limits enter every bound, so the lengths vary in ways that stress them: 40-byte
+  // frames (the smallest), 9000-byte jumbo frames far above the rest, one length for all, and
+  // lengths tied to the key (a source sends only tiny or only jumbo frames).
+  const lengthMixes: [string, (p: RandomPacket, i: number) => number][] = [
+    ['40..1499 bytes', (p, i) => (i % 89 === 0 ? 40 : p.length)],
+    ['40..1499 bytes and 9000-byte jumbo frames', (p, i) => (i % 500 === 0 ? 9000 : i % 89 === 0 ? 40 : p.length)],
+    ['one length (576 bytes)', () => 576],
+    ['40 or 9000 bytes by source', (p) => ((p.src[3] ^ p.src[0]) & 1 ? 9000 : 40)],
+  ];
+
   for (const [label, flowFields, width, depth] of [
     ['SrcIP, width 64 × 2 (address-only fast path)', ['SrcIP'], 64, 2],
     ['DstIP, width 1000 × 3 (multiply range reduction, odd depth)', ['DstIP'], 1000, 3],
@@ -169,43 +203,52 @@ describe('heavy-hitter sketch: semantics', () => {
     ['SrcIP + DstPort, width 1024 × 4 (general path)', ['SrcIP', 'DstPort'], 1024, 4],
     ['5-tuple (general path)', ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], 16384, 2],
   ] as [string, KeyField[], number, number][]) {
-    it(`never underestimates any key, by packets or by bytes: ${label}`, () => {
-      const spec = new KeySpec(flowFields);
-      const addressOnly = spec.words === 5 && !spec.hasProtocol;
-      const sketch = new HeavyHitterSketch(params({ flowFields, width, depth }));
-      // Keys as the sketch identifies them: an address-only key is its 4 address words (IPv4-mapped
-      // IPv6 counts as IPv4), any other key all its KeySpec words.
-      const truth = new Map<string, { key: Uint32Array; packets: number; bytes: number }>();
-      const key = new Uint32Array(spec.words);
-      for (const batch of fillBatches(randomPackets(30_000, 41, 400), 4096)) {
-        sketch.ingest(batch);
-        for (let i = 0; i < batch.count; i++) {
-          spec.extract(batch, i, key, 0);
-          const id = Array.from(addressOnly ? key.subarray(0, 4) : key).join(',');
-          const flow = truth.get(id) ?? { key: key.slice(), packets: 0, bytes: 0 };
-          flow.packets += 1;
-          flow.bytes += batch.wireLength[i]!;
-          truth.set(id, flow);
+    for (const [lengths, lengthOf] of lengthMixes) {
+      it(`never underestimates any key, by packets or by bytes: ${label}, ${lengths}`, () => {
+        const spec = new KeySpec(flowFields);
+        const addressOnly = spec.words === 5 && !spec.hasProtocol;
+        const sketch = new HeavyHitterSketch(params({ flowFields, width, depth }));
+        // Keys as the sketch identifies them: an address-only key is its 4 address words (IPv4-mapped
+        // IPv6 counts as IPv4), any other key all its KeySpec words.
+        const truth = new Map<string, { key: Uint32Array; packets: number; bytes: number }>();
+        const key = new Uint32Array(spec.words);
+        const trace = randomPackets(30_000, 41, 400).map((p, i) => ({ ...p, length: lengthOf(p, i) }));
+        for (const batch of fillBatches(trace, 4096)) {
+          sketch.ingest(batch);
+          for (let i = 0; i < batch.count; i++) {
+            spec.extract(batch, i, key, 0);
+            const id = Array.from(addressOnly ? key.subarray(0, 4) : key).join(',');
+            const flow = truth.get(id) ?? { key: key.slice(), packets: 0, bytes: 0 };
+            flow.packets += 1;
+            flow.bytes += batch.wireLength[i]!;
+            truth.set(id, flow);
+          }
         }
-      }
-      let exactPackets = 0;
-      let exactBytes = 0;
-      for (const [id, flow] of truth) {
-        const packets = sketch.estimateCount(flow.key);
-        const bytes = sketch.estimateSize(flow.key);
-        assert.ok(packets >= flow.packets && packets <= 30_000 && Number.isInteger(packets), `${id}: ${packets} packets < ${flow.packets}`);
-        assert.ok(bytes >= flow.bytes && Number.isInteger(bytes), `${id}: ${bytes} bytes < ${flow.bytes}`);
-        if (packets === flow.packets) exactPackets++;
-        if (bytes === flow.bytes) exactBytes++;
-      }
-      // Enough keys sharing buckets to be a test, and bounds that still say something: some are exact.
-      assert.ok(truth.size >= 50, `${truth.size} keys`);
-      assert.ok(exactPackets > 0 && exactBytes > 0, `exact: ${exactPackets} by packets, ${exactBytes} by bytes of ${truth.size}`);
-    });
+        let exactPackets = 0;
+        let exactBytes = 0;
+        for (const [id, flow] of truth) {
+          const packets = sketch.estimateCount(flow.key);
+          const bytes = sketch.estimateSize(flow.key);
+          assert.ok(packets >= flow.packets && packets <= 30_000 && Number.isInteger(packets), `${id}: ${packets} packets < ${flow.packets}`);
+          assert.ok(bytes >= flow.bytes && Number.isInteger(bytes), `${id}: ${bytes} bytes < ${flow.bytes}`);
+          if (packets === flow.packets) exactPackets++;
+          if (bytes === flow.bytes) exactBytes++;
+        }
+        // Enough keys sharing buckets to be a test, and bounds that still say something: some are exact.
+        assert.ok(truth.size >= 50, `${truth.size} keys`);
+        assert.ok(exactPackets > 0 && exactBytes > 0, `exact: ${exactPackets} by packets, ${exactBytes} by bytes of ${truth.size}`);
+      });
+    }
   }
 
-  it('never underestimates on the Zipf trace either, for every source', () => {
+  it('never underestimates on the Zipf trace either, for every source, with tiny and jumbo frames', () => {
     const traffic = generateTraffic({ seed: 23, packets: 200_000, flows: 20_000, zipf: 1.1, sources: 8000, destinations: 4000, ipv6Fraction: 0.2, spreaders: [], synFlood: 20_000 });
+    // Beyond the trace's 60..1514 bytes: every frame of one source in 50 is a 9000-byte jumbo frame,
+    // and one frame in 331 of the others is 40 bytes.
+    for (let p = 0; p < traffic.packetCount; p++) {
+      if (traffic.src[p]! % 50 === 0) traffic.wireLength[p] = 9000;
+      else if (p % 331 === 0) traffic.wireLength[p] = 40;
+    }
     const exact = exactTotals(traffic, 'src');
     const sketch = new HeavyHitterSketch(params({ width: 2048 }));
     feed(traffic, 8192, (batch) => sketch.ingest(batch));
@@ -305,6 +348,23 @@ describe('heavy-hitter sketch: semantics', () => {
     fresh.ingest(batchOf(other));
     assert.deepEqual(task.snapshot(), fresh.snapshot());
     assert.equal(task.estimateCount(a), 0);
+  });
+
+  it('reset forgets the wire-length limits too, and an empty sketch reports nothing', () => {
+    const a = Uint32Array.of(0, 0, 0xffff, 0x0a000001, 4 << 8);
+    const b = Uint32Array.of(0, 0, 0xffff, 0x0a000002, 4 << 8);
+    const task = new HeavyHitterSketch(params({ width: 1, depth: 1, countThreshold: 1, sizeThreshold: 1 }));
+    assert.deepEqual([heavyHitters(task).byCount, heavyHitters(task).bySize], [[], []]);
+    assert.deepEqual([task.estimateCount(a), task.estimateSize(a)], [0, 0]);
+    // A period with a 40-byte and a 9000-byte frame, then one with 64..1500 bytes only: as in the
+    // depth-1 test above, A's bytes are 214,000 − 64 × 100 and B's 150,000. Limits left over from
+    // the first period (40..9000) would give 210,000 and 174,000.
+    task.ingest(batchOf([...packetMajorityAndByteMajority(), { src: '10.0.0.3', dst: '10.9.9.9', length: 40 }, { src: '10.0.0.3', dst: '10.9.9.9', length: 9000 }]));
+    task.reset();
+    assert.deepEqual([heavyHitters(task).byCount, heavyHitters(task).bySize], [[], []]);
+    task.ingest(batchOf(packetMajorityAndByteMajority()));
+    assert.equal(task.estimateSize(a), 207_600);
+    assert.equal(task.estimateSize(b), 150_000);
   });
 
   it('memory: 40-byte buckets for an address-only key, 655,360 bytes of table for the 8192 × 2 default', () => {

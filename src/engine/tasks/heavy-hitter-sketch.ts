@@ -6,16 +6,33 @@
  * Bucket: a candidate key K, the packet total S_p and the byte total S_b of every packet hashed to
  * the bucket, and a vote counter C. Row r is owned by packets when r is even and by bytes when r is
  * odd. In its rows the owning metric runs the Boyer–Moore majority vote with weight w = 1 (packets)
- * or w = wire length (bytes): K's packets vote C += w, any other key's C −= w, and a vote that would
- * go below zero hands the bucket to the newcomer with C = w − C. The other metric only adds to its
- * total there. Invariants, for the owning metric with total S in a bucket and any key x hashed to it
- * with true weight f(x) there: S ± C is even (each update changes S + C by 0, 2w or 2w − 2C), and
- * f(x) ≤ (S + C)/2 if K = x, f(x) ≤ (S − C)/2 otherwise; so a key holding more than half of the
- * owner's total is the candidate. For the non-owning metric the bucket's total is a Count-Min bound,
- * f(x) ≤ S. A key's estimate for a metric is the minimum of its bound over the rows: an upper bound,
- * never an underestimate, and an integer. Heavy hitters for a metric are every distinct candidate of
- * ANY row whose estimate for that metric reaches the threshold: a byte row's candidate may well be
- * a packet heavy hitter too (one large flow usually wins both votes), and it is found either way.
+ * or w = wire length (bytes): K's packets vote C += w, any other key's C −= w, and a vote that
+ * would go below zero hands the bucket to the newcomer with C = w − C. The other metric only adds
+ * to its total there. Invariants, for the owning metric with total S in a bucket and any key x
+ * hashed to it with true weight f(x) there: S ± C is even (each update changes S + C by 0, 2w or
+ * 2w − 2C), and f(x) ≤ (S + C)/2 if K = x, f(x) ≤ (S − C)/2 otherwise; so a key holding more than
+ * half of the owner's total is the candidate. For the non-owning metric the bucket's total is a
+ * Count-Min bound, f(x) ≤ S. A key's estimate for a metric is the minimum of its bound over the
+ * rows, tightened by the wire-length limits below: an upper bound, never an underestimate, and an
+ * integer. Heavy hitters for a metric are every distinct candidate of ANY row whose estimate for
+ * that metric reaches the threshold: a byte row's candidate may well be a packet heavy hitter too
+ * (one large flow usually wins both votes), and it is found either way.
+ *
+ * Wire-length limits: the sketch also keeps the smallest and the largest wire length, L and M,
+ * ingested since the last reset (two compares per packet, outside the row loop); they tie the two
+ * metrics together. With P and B a key's packet and byte bounds so far, the other keys of its
+ * bucket in ANY row sent at least S_b − B bytes, so at least ⌈(S_b − B)/M⌉ packets, and at least
+ * S_p − P packets, so at least L·(S_p − P) bytes; hence f_p ≤ S_p − ⌈(S_b − B)/M⌉ and
+ * f_b ≤ S_b − L·(S_p − P), and from the key's own packets f_p ≤ ⌊B/L⌋ and f_b ≤ M·P. This mostly
+ * tightens the non-owning metric's bucket total: in a byte row the packet bound of the candidate
+ * drops to S_p − ⌈(S_b − C)/(2M)⌉ or below (B ≤ (S_b + C)/2), and that of any other key to
+ * S_p − ⌈(S_b + C)/(2M)⌉ or below; in a packet row the byte bound of the candidate drops to
+ * S_b − L·(S_p − C)/2 or below, and that of any other key to S_b − L·(S_p + C)/2 or below. Only
+ * upper bounds of the key and lower bounds of the others enter (in whole packets, as the true
+ * counts are), so the result is still an upper bound, and an integer. The others' bytes convert
+ * into packets at the LARGEST length, so a bucket of small packets gains little, and one jumbo or
+ * tiny frame loosens the limits for the rest of the period; with one length for every packet, bytes
+ * are exactly L × packets and so are the estimates.
  *
  * Why one candidate per bucket, and why rows alternate: a key and its vote are what make a heavy
  * hitter findable and its bound tight, and a bucket with one key can vote on one metric only. The
@@ -30,22 +47,25 @@
  *
  * The trade-off against a separate candidate and vote per metric in every bucket (the previous
  * design, 72 bytes per bucket): each metric has half the voting rows, one instead of two at the
- * default depth 2, and the other row adds only the bucket's total, a loose bound. A flow outvoted in
- * its one row of a metric (a larger flow of that metric shares the bucket) is missed unless it is a
- * candidate in another row, and a non-candidate's estimate rests on a single (S − C)/2. The bench
- * trace (`bench/sketch-bench.ts`: 5M packets, Zipf sources, spreaders, a SYN flood) shows the cost.
- * At the default thresholds (1024 packets, 1 MiB) F1 is 0.99 by packets (1.0 before) and 1.0 by
- * bytes. At a quarter of them (256 packets, 256 KiB, with 610 packets hashed to an average bucket)
- * F1 falls from 0.99 to 0.94 by packets, mostly false positives among byte-row candidates whose
- * packet estimate is only a (S − C)/2 and a bucket total, and from 0.997 to 0.98 by bytes. In
- * exchange the table is 45 % smaller and the update about a quarter cheaper (one vote per row
- * instead of two). Reporting only the candidates of a metric's own rows, or choosing the owner per
- * bucket instead of per row, measured no better overall.
+ * default depth 2, and the other row adds only the bucket's total (less what the wire-length limits
+ * say the other keys sent), a loose bound. A flow outvoted in its one row of a metric (a larger
+ * flow of that metric shares the bucket) is missed unless it is a candidate in another row, and a
+ * non-candidate's estimate rests on a single (S − C)/2. The bench trace (`bench/sketch-bench.ts`:
+ * 5M packets, Zipf sources, spreaders, a SYN flood) shows the cost. At the default thresholds (1024
+ * packets, 1 MiB) F1 is 0.99 by packets (1.0 before) and 1.0 by bytes. At a quarter of them (256
+ * packets, 256 KiB, with 610 packets hashed to an average bucket) F1 falls from 0.99 to 0.95 by
+ * packets, mostly false positives among byte-row candidates whose packet estimate is only a
+ * (S − C)/2 and the byte row's packet total less the others' bytes over M, and from 0.997 to 0.984
+ * by bytes (0.935 and 0.981 without the wire-length limits). In exchange the table is 45 % smaller
+ * and the update about a quarter cheaper (one vote per row instead of two). Reporting only the
+ * candidates of a metric's own rows, or choosing the owner per bucket instead of per row, measured
+ * no better overall.
  *
  * Depth 1: the single row is owned by packets, so byte heavy hitters come only from keys that hold
- * the packet majority of their bucket (their byte estimate is the bucket's whole S_b, an upper bound
- * that may be loose). A flow of few large packets sharing its bucket with many small ones is missed
- * by bytes. Use depth ≥ 2 whenever bytes matter.
+ * the packet majority of their bucket (their byte estimate is at most the bucket's S_b less L bytes
+ * for each of the (S_p − C)/2 packets the others sent at least: an upper bound that may be loose).
+ * A flow of few large packets sharing its bucket with many small ones is missed by bytes. Use
+ * depth ≥ 2 whenever bytes matter.
  *
  * Keys: for a key of one address (SrcIP alone or DstIP alone, without Protocol) the candidate is just
  * the 4 address words. IPv4 addresses are held IPv4-mapped (`::ffff:a.b.c.d`, see the packet model),
@@ -138,6 +158,12 @@ export class HeavyHitterSketch implements SketchTask {
   readonly #counters: Float64Array;
   /** A key in the `KeySpec` layout: the current packet's (general path), or a candidate being reported. */
   readonly #key: Uint32Array;
+  /** The smallest and largest wire length ingested since the last reset (Infinity and 0 while empty). */
+  #minLength = Infinity;
+  #maxLength = 0;
+  /** What `#bound` found: a key's packet and byte estimates. */
+  #packetBound = 0;
+  #byteBound = 0;
 
   constructor(params: SketchTaskParams) {
     this.name = params.name;
@@ -200,6 +226,8 @@ export class HeavyHitterSketch implements SketchTask {
     const recordWords = this.#recordWords;
     const recordDoubles = this.#recordDoubles;
     const countersAt = this.#countersAt;
+    let minLength = this.#minLength;
+    let maxLength = this.#maxLength;
     for (let i = 0; i < count; i++) {
       const a = i * 4;
       const k0 = address[a]!;
@@ -214,6 +242,8 @@ export class HeavyHitterSketch implements SketchTask {
       const k4 = withMeta ? (family[i]! << 8) | protocol[i]! : 0;
       const hash = withMeta ? murmur3Finalize(murmur3Mix(h, k4), 20) : murmur3Finalize(h, 16);
       const bytes = wireLength[i]!;
+      if (bytes < minLength) minLength = bytes;
+      if (bytes > maxLength) maxLength = bytes;
       for (let row = 0; row < depth; row++) {
         const rowHash = remix32(hash, rowSeeds[row]!);
         const bucket = row * width + (shift < 32 ? rowHash >>> shift : ((rowHash >>> 0) * scale) | 0);
@@ -241,6 +271,8 @@ export class HeavyHitterSketch implements SketchTask {
         counters[c + VOTE] = vote;
       }
     }
+    this.#minLength = minLength;
+    this.#maxLength = maxLength;
   }
 
   /** Any other key: extracted by `KeySpec` into the scratch key, then the same update word by word. */
@@ -261,10 +293,14 @@ export class HeavyHitterSketch implements SketchTask {
     const recordDoubles = this.#recordDoubles;
     const countersAt = this.#countersAt;
     const wireLength = batch.wireLength;
+    let minLength = this.#minLength;
+    let maxLength = this.#maxLength;
     for (let i = 0; i < count; i++) {
       spec.extract(batch, i, key, 0);
       const hash = hashKey(key, 0, keyWords, keySeed);
       const bytes = wireLength[i]!;
+      if (bytes < minLength) minLength = bytes;
+      if (bytes > maxLength) maxLength = bytes;
       for (let row = 0; row < depth; row++) {
         const rowHash = remix32(hash, rowSeeds[row]!);
         const bucket = row * width + (shift < 32 ? rowHash >>> shift : ((rowHash >>> 0) * scale) | 0);
@@ -285,10 +321,14 @@ export class HeavyHitterSketch implements SketchTask {
         counters[c + VOTE] = vote;
       }
     }
+    this.#minLength = minLength;
+    this.#maxLength = maxLength;
   }
 
   reset(): void {
     new Uint8Array(this.#table).fill(0);
+    this.#minLength = Infinity;
+    this.#maxLength = 0;
   }
 
   memoryBytes(): number {
@@ -300,12 +340,14 @@ export class HeavyHitterSketch implements SketchTask {
    * owns its buckets). For a one-address key the meta word is ignored, as in the table.
    */
   estimateCount(key: Uint32Array): number {
-    return this.#estimate(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed), PACKETS);
+    this.#bound(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed));
+    return this.#packetBound;
   }
 
   /** Estimated bytes of `key`, a key in the `KeySpec` layout (an upper bound). */
   estimateSize(key: Uint32Array): number {
-    return this.#estimate(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed), BYTES);
+    this.#bound(key, 0, hashKey(key, 0, this.#keyWords, this.#keySeed));
+    return this.#byteBound;
   }
 
   snapshot(): HeavyHitterSnapshot {
@@ -327,24 +369,43 @@ export class HeavyHitterSketch implements SketchTask {
   }
 
   /**
-   * Min over rows of the key's bound for `metric`: in the rows `metric` owns, (S + C)/2 where
-   * `words[at..]` is the candidate and (S − C)/2 elsewhere; in the other rows, S.
+   * The packet and byte estimates of the key at `words[at..]` (into `#packetBound`, `#byteBound`):
+   * first each row's own bounds, (S ± C)/2 for the metric that owns the row and S for the other,
+   * then the wire-length limits of the file comment. Why the second pass is safe: it subtracts only
+   * what the OTHER keys of a bucket must have sent, given upper bounds P ≤ S_p and B ≤ S_b of this
+   * key (so no term goes negative); Math.ceil and Math.floor round to whole packets, which the true
+   * counts are.
    */
-  #estimate(words: Uint32Array, at: number, hash: number, metric: number): number {
+  #bound(words: Uint32Array, at: number, hash: number): void {
     const counters = this.#counters;
-    let estimate = Infinity;
-    for (let row = 0; row < this.#depth; row++) {
+    const depth = this.#depth;
+    let packets = Infinity;
+    let bytes = Infinity;
+    for (let row = 0; row < depth; row++) {
       const bucket = this.#bucketOf(hash, row);
       const c = bucket * this.#recordDoubles + this.#countersAt;
-      const total = counters[c + metric]!;
-      let bound = total;
-      if ((row & 1) === metric) {
-        const vote = counters[c + VOTE]!;
-        bound = sameKey(this.#keys, bucket * this.#recordWords, words, at, this.#keyWords) ? (total + vote) / 2 : (total - vote) / 2;
-      }
-      if (bound < estimate) estimate = bound;
+      const vote = sameKey(this.#keys, bucket * this.#recordWords, words, at, this.#keyWords) ? counters[c + VOTE]! : -counters[c + VOTE]!;
+      const rowPackets = (row & 1) === PACKETS ? (counters[c + PACKETS]! + vote) / 2 : counters[c + PACKETS]!;
+      const rowBytes = (row & 1) === BYTES ? (counters[c + BYTES]! + vote) / 2 : counters[c + BYTES]!;
+      if (rowPackets < packets) packets = rowPackets;
+      if (rowBytes < bytes) bytes = rowBytes;
     }
-    return estimate;
+    const minLength = this.#minLength;
+    const maxLength = this.#maxLength;
+    // Nothing ingested (every total is 0), or only zero-length packets: no limits to apply.
+    if (maxLength > 0) {
+      for (let row = 0; row < depth; row++) {
+        const c = this.#bucketOf(hash, row) * this.#recordDoubles + this.#countersAt;
+        const rowPackets = counters[c + PACKETS]! - Math.ceil((counters[c + BYTES]! - bytes) / maxLength);
+        if (rowPackets < packets) packets = rowPackets;
+        const rowBytes = counters[c + BYTES]! - minLength * (counters[c + PACKETS]! - packets);
+        if (rowBytes < bytes) bytes = rowBytes;
+      }
+      if (minLength > 0 && Math.floor(bytes / minLength) < packets) packets = Math.floor(bytes / minLength);
+      if (maxLength * packets < bytes) bytes = maxLength * packets;
+    }
+    this.#packetBound = packets;
+    this.#byteBound = bytes;
   }
 
   /**
@@ -370,8 +431,9 @@ export class HeavyHitterSketch implements SketchTask {
           seenInEarlierRow = counters[other * this.#recordDoubles + this.#countersAt + PACKETS] !== 0 && sameKey(keys, other * this.#recordWords, keys, at, keyWords);
         }
         if (seenInEarlierRow) continue;
-        const packets = this.#estimate(keys, at, hash, PACKETS);
-        const bytes = this.#estimate(keys, at, hash, BYTES);
+        this.#bound(keys, at, hash);
+        const packets = this.#packetBound;
+        const bytes = this.#byteBound;
         if (packets >= countThreshold && packets > 0) byCount.push(this.#entry(at, packets));
         if (bytes >= sizeThreshold && bytes > 0) bySize.push(this.#entry(at, bytes));
       }
