@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { NetSpectraError } from '../model/errors.js';
 import { BatchPool, DEFAULT_BATCH_CAPACITY, type PacketBatch } from '../model/packet.js';
-import type { ExactTaskSnapshot, FlowColumns, TaskSnapshot } from '../model/snapshot.js';
+import { allocateFlowColumns, type ExactTaskSnapshot, type FlowColumns, type TaskSnapshot } from '../model/snapshot.js';
 import { TaskRunner } from './task-runner.js';
 import { planUnits, type EngineTasks } from './task-plan.js';
 import type { FromWorker, ToWorker, UnitStats, WorkerInit } from './worker-protocol.js';
@@ -286,21 +286,8 @@ function mergePartitions(snapshots: readonly TaskSnapshot[], order: readonly str
 export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
   const count = parts.reduce((sum, p) => sum + p.count, 0);
   const keyWords = parts[0]?.keyWords ?? 1;
-  const out: FlowColumns = {
-    count,
-    keyWords,
-    keys: new Uint32Array(count * keyWords),
-    packets: new Float64Array(count),
-    bytes: new Float64Array(count),
-    firstSeconds: new Float64Array(count),
-    firstNanos: new Uint32Array(count),
-    lastSeconds: new Float64Array(count),
-    lastNanos: new Uint32Array(count),
-    changedEpoch: new Uint32Array(count),
-    // partitions of a task are snapshotted together, so they close the same epoch
-    epoch: parts[0]?.epoch ?? 0,
-    sinceEpoch: parts[0]?.sinceEpoch ?? -1,
-  };
+  // partitions of a task are snapshotted together, so they close the same epoch
+  const out = allocateFlowColumns(count, keyWords, parts[0]?.epoch ?? 0, parts[0]?.sinceEpoch ?? -1);
   let at = 0;
   for (const p of parts) {
     out.keys.set(p.keys.subarray(0, p.count * keyWords), at * keyWords);

@@ -1,6 +1,6 @@
 /**
  * Messages between the engine (main thread) and its worker threads: typed unions, batches passed
- * as SharedArrayBuffers (no copy), snapshots returned with their typed arrays transferred.
+ * as SharedArrayBuffers (no copy), snapshots returned in shared columns (see allocateFlowColumns).
  */
 import type { TaskSnapshot } from '../model/snapshot.js';
 import type { ExactTaskParams } from './tasks/exact-task.js';

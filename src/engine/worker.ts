@@ -1,7 +1,6 @@
 /** Entry point of an engine worker thread: owns a TaskRunner and answers the engine's messages in order. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PacketBatch } from '../model/packet.js';
-import { flowColumnBuffers, type TaskSnapshot } from '../model/snapshot.js';
 import { TaskRunner } from './task-runner.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -11,10 +10,6 @@ const init = workerData as WorkerInit;
 const runner = new TaskRunner(init.units);
 // Views over the engine's shared batch buffers, made once per buffer.
 const views = new WeakMap<SharedArrayBuffer, PacketBatch>();
-
-function transferables(snapshots: readonly TaskSnapshot[]): ArrayBuffer[] {
-  return snapshots.flatMap((s) => (s.kind === 'exact' ? flowColumnBuffers(s.flows) : []));
-}
 
 port.on('message', (message: ToWorker) => {
   try {
@@ -32,7 +27,7 @@ port.on('message', (message: ToWorker) => {
       }
       case 'snapshot': {
         const snapshots = runner.snapshot(message.tasks, message.sinceEpoch);
-        port.postMessage({ type: 'snapshot', id: message.id, snapshots } satisfies FromWorker, transferables(snapshots));
+        port.postMessage({ type: 'snapshot', id: message.id, snapshots } satisfies FromWorker);
         break;
       }
       case 'reset':

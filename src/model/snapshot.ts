@@ -98,36 +98,56 @@ export interface GroupSnapshot {
   tasks: TaskSnapshot[];
 }
 
-/** The buffers of a FlowColumns, for a postMessage transfer list. */
-export function flowColumnBuffers(flows: FlowColumns): ArrayBuffer[] {
-  return [flows.keys, flows.packets, flows.bytes, flows.firstSeconds, flows.firstNanos, flows.lastSeconds, flows.lastNanos, flows.changedEpoch].map(
-    (array) => array.buffer as ArrayBuffer,
-  );
+/**
+ * Empty columns for `count` flows, all in one SharedArrayBuffer. Snapshots cross threads (engine
+ * worker → main → store thread) by sharing, never by transfer: transferring detaches an
+ * ArrayBuffer, and the first detach in an isolate invalidates V8's "array buffers are never
+ * detached" assumption, which throws away every optimised function there that touches typed
+ * arrays (the whole packet path) and makes its recompiled code check for detachment on every
+ * access. That deopt-and-recompile cycle cost more than the store's writing itself.
+ */
+export function allocateFlowColumns(count: number, keyWords: number, epoch: number, sinceEpoch: number): FlowColumns {
+  // doubles first, so every view is aligned
+  const doubles = 4 * count;
+  const words = count * keyWords + 3 * count;
+  const buffer = new SharedArrayBuffer(doubles * 8 + words * 4);
+  let at = 0;
+  const f64 = (n: number): Float64Array => {
+    const view = new Float64Array(buffer, at, n);
+    at += n * 8;
+    return view;
+  };
+  const u32 = (n: number): Uint32Array => {
+    const view = new Uint32Array(buffer, at, n);
+    at += n * 4;
+    return view;
+  };
+  return {
+    count,
+    keyWords,
+    packets: f64(count),
+    bytes: f64(count),
+    firstSeconds: f64(count),
+    lastSeconds: f64(count),
+    keys: u32(count * keyWords),
+    firstNanos: u32(count),
+    lastNanos: u32(count),
+    changedEpoch: u32(count),
+    epoch,
+    sinceEpoch,
+  };
 }
 
 /**
  * A compact copy of the flows with `changedEpoch > sinceEpoch` (all of them for -1), in order, as
- * a delta snapshot (`sinceEpoch` set). The copy owns fresh buffers, so it can be transferred.
+ * a delta snapshot (`sinceEpoch` set), in fresh shared columns.
  */
 export function selectChangedFlows(flows: FlowColumns, sinceEpoch: number): FlowColumns {
   const changed = flows.changedEpoch;
   let count = 0;
   for (let f = 0; f < flows.count; f++) if (changed[f]! > sinceEpoch) count++;
   const keyWords = flows.keyWords;
-  const out: FlowColumns = {
-    count,
-    keyWords,
-    keys: new Uint32Array(count * keyWords),
-    packets: new Float64Array(count),
-    bytes: new Float64Array(count),
-    firstSeconds: new Float64Array(count),
-    firstNanos: new Uint32Array(count),
-    lastSeconds: new Float64Array(count),
-    lastNanos: new Uint32Array(count),
-    changedEpoch: new Uint32Array(count),
-    epoch: flows.epoch,
-    sinceEpoch: Math.max(sinceEpoch, flows.sinceEpoch),
-  };
+  const out = allocateFlowColumns(count, keyWords, flows.epoch, Math.max(sinceEpoch, flows.sinceEpoch));
   let row = 0;
   for (let f = 0; f < flows.count; f++) {
     if (changed[f]! <= sinceEpoch) continue;

@@ -4,14 +4,12 @@
  *
  * What crosses to the thread is only what it will write: the flows changed since the previous
  * snapshot this writer stored of the task and period (the store's own rule, see DuckDbStore),
- * copied once into fresh buffers that are transferred, not cloned. A structured clone of the whole
- * snapshot cost two copies of every flow, and the garbage of both showed up as a third of the
- * store's cost in the GC threads.
+ * copied once into shared columns (see allocateFlowColumns: shared, not transferred, not cloned).
  */
 import { Worker } from 'node:worker_threads';
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
-import { flowColumnBuffers, selectChangedFlows, type GroupSnapshot, type TaskSnapshot } from '../model/snapshot.js';
+import { selectChangedFlows, type GroupSnapshot, type TaskSnapshot } from '../model/snapshot.js';
 import type { DuckDbStoreOptions } from './duckdb-store.js';
 
 /** What the writer thread should build. */
@@ -62,17 +60,14 @@ export class ThreadedWriter implements SnapshotWriter {
   }
 
   async write(snapshot: GroupSnapshot): Promise<void> {
-    const transfer: ArrayBuffer[] = [];
     const tasks = snapshot.tasks.map((task): TaskSnapshot => {
       if (task.kind !== 'exact') return task;
       const previous = this.#sent.get(task.name);
       this.#sent.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch });
       const since = previous === undefined || previous.periodId !== snapshot.periodId ? -1 : previous.epoch;
-      const flows = selectChangedFlows(task.flows, since);
-      transfer.push(...flowColumnBuffers(flows));
-      return { ...task, flows };
+      return { ...task, flows: selectChangedFlows(task.flows, since) };
     });
-    await this.#call({ type: 'write', id: 0, snapshot: { ...snapshot, tasks } }, transfer);
+    await this.#call({ type: 'write', id: 0, snapshot: { ...snapshot, tasks } });
   }
 
   async stop(): Promise<void> {
@@ -86,13 +81,13 @@ export class ThreadedWriter implements SnapshotWriter {
     }
   }
 
-  #call(message: ToWriterThread, transfer: ArrayBuffer[] = []): Promise<void> {
+  #call(message: ToWriterThread): Promise<void> {
     const worker = this.#worker;
     if (worker === undefined) return Promise.reject(new NetSpectraError('NS_ERR_STORE_WRITE', `${this.description} is not started`));
     const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ ...message, id }, transfer);
+      worker.postMessage({ ...message, id });
     });
   }
 

@@ -13,7 +13,7 @@
  * it; beyond that the resolution degrades to 2 ns, 4 ns, … — never the order of min and max.
  */
 import type { PacketBatch } from '../../model/packet.js';
-import type { FlowColumns } from '../../model/snapshot.js';
+import { allocateFlowColumns, type FlowColumns } from '../../model/snapshot.js';
 import type { KeySpec } from '../flow-key.js';
 import { murmur3Words } from '../hash.js';
 
@@ -252,7 +252,7 @@ export class ExactFlowTable {
   }
 
   /**
-   * Copy the table into fresh, transferable columns (a read-only snapshot) and start a new epoch.
+   * Copy the table into fresh shared columns (a read-only snapshot) and start a new epoch.
    * With `sinceEpoch >= 0` only the flows changed after that epoch are copied (a delta).
    */
   toColumns(sinceEpoch = -1): FlowColumns {
@@ -266,20 +266,7 @@ export class ExactFlowTable {
       n = 0;
       for (let e = 0; e < this.#count; e++) if (words[e * stride * 2 + epochWord]! > sinceEpoch) n++;
     }
-    const out: FlowColumns = {
-      count: n,
-      keyWords: kw,
-      keys: new Uint32Array(n * kw),
-      packets: new Float64Array(n),
-      bytes: new Float64Array(n),
-      firstSeconds: new Float64Array(n),
-      firstNanos: new Uint32Array(n),
-      lastSeconds: new Float64Array(n),
-      lastNanos: new Uint32Array(n),
-      changedEpoch: new Uint32Array(n),
-      epoch: this.#epoch,
-      sinceEpoch,
-    };
+    const out = allocateFlowColumns(n, kw, this.#epoch, sinceEpoch);
     let row = 0;
     for (let e = 0; e < this.#count; e++) {
       const w = e * stride * 2;
