@@ -1,0 +1,143 @@
+// The wire contracts of Go2NetSpectra (docs: ../shared/docs/system.md §4), field for field.
+// Struct names do not travel on the wire (binary protocol); service and method names, field ids
+// and types do, so they must not change. Regenerate the checked-in code with scripts/gen-thrift.sh.
+
+namespace js netspectra
+
+// ---- NATS payload: one PacketInfo per message on probe.subject ----
+
+struct FiveTuple {
+  1: required binary src_ip    // 4 bytes for IPv4, 16 for IPv6
+  2: required binary dst_ip
+  3: required i32 src_port
+  4: required i32 dst_port
+  5: required i32 protocol
+}
+
+struct PacketInfo {
+  1: required i64 timestamp_unix_nano
+  2: required FiveTuple five_tuple
+  3: required i64 length             // original wire length
+}
+
+// ---- QueryService (api.rpc_listen_addr, default :50051; buffered transport, binary protocol) ----
+
+struct HealthCheckRequest {}
+
+struct HealthCheckResponse {
+  1: string status
+}
+
+struct SearchTasksRequest {}
+
+struct SearchTasksResponse {
+  1: list<string> task_names
+}
+
+struct AggregationRequest {
+  1: optional i64 end_time_unix_nano
+  2: optional string task_name
+  3: optional string src_ip
+  4: optional string dst_ip
+  5: optional i32 src_port
+  6: optional i32 dst_port
+  7: optional i32 protocol
+}
+
+struct TaskSummary {
+  1: string task_name
+  2: i64 total_bytes
+  3: i64 total_packets
+  4: i64 flow_count
+}
+
+struct QueryTotalCountsResponse {
+  1: list<TaskSummary> summaries
+}
+
+struct TraceFlowRequest {
+  1: string task_name
+  2: map<string, string> flow_keys
+  3: optional i64 end_time_unix_nano
+}
+
+struct FlowLifecycle {
+  1: i64 first_seen_unix_nano
+  2: i64 last_seen_unix_nano
+  3: i64 total_packets
+  4: i64 total_bytes
+}
+
+struct TraceFlowResponse {
+  1: FlowLifecycle lifecycle
+}
+
+struct HeavyHittersRequest {
+  1: string task_name
+  2: i32 type                        // 0 packet count, 1 bytes, 2 super-spreader spread
+  3: optional i64 end_time_unix_nano
+  4: i32 limit
+}
+
+struct HeavyHitter {
+  1: string flow
+  2: i64 value
+}
+
+struct HeavyHittersResponse {
+  1: list<HeavyHitter> hitters
+}
+
+service QueryService {
+  HealthCheckResponse HealthCheck(1: HealthCheckRequest req)
+  SearchTasksResponse SearchTasks(1: SearchTasksRequest req)
+  QueryTotalCountsResponse AggregateFlows(1: AggregationRequest req)
+  TraceFlowResponse TraceFlow(1: TraceFlowRequest req)
+  HeavyHittersResponse QueryHeavyHitters(1: HeavyHittersRequest req)
+}
+
+// ---- AIService (ai.rpc_listen_addr, default :50052; buffered transport, binary protocol) ----
+
+struct AnalyzeTrafficRequest {
+  1: string text_input
+}
+
+struct AnalyzeTrafficResponse {
+  1: string text_output
+}
+
+struct StartPromptAnalysisRequest {
+  1: string prompt
+}
+
+struct PromptAnalysisSession {
+  1: string session_id
+  2: bool done
+  3: optional string error_text
+}
+
+struct ReadPromptChunksRequest {
+  1: string session_id
+  2: optional i32 max_chunks
+}
+
+struct ReadPromptChunksResponse {
+  1: list<string> chunks
+  2: bool done
+  3: optional string error_text
+}
+
+struct CancelPromptAnalysisRequest {
+  1: string session_id
+}
+
+struct CancelPromptAnalysisResponse {
+  1: bool canceled
+}
+
+service AIService {
+  AnalyzeTrafficResponse AnalyzeTraffic(1: AnalyzeTrafficRequest req)
+  PromptAnalysisSession StartPromptAnalysis(1: StartPromptAnalysisRequest req)
+  ReadPromptChunksResponse ReadPromptChunks(1: ReadPromptChunksRequest req)
+  CancelPromptAnalysisResponse CancelPromptAnalysis(1: CancelPromptAnalysisRequest req)
+}
