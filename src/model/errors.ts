@@ -28,6 +28,8 @@ export const ErrorCodes = {
   NS_ERR_STORE_OPEN: 'the embedded store could not be opened or created',
   NS_ERR_STORE_SCHEMA: 'the embedded store file was written with another store layout',
   NS_ERR_STORE_WRITE: 'a snapshot could not be written to a store or file writer',
+  // Message bus
+  NS_ERR_NATS_CONNECT: 'the NATS server could not be reached',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
