@@ -137,29 +137,3 @@ export function allocateFlowColumns(count: number, keyWords: number, epoch: numb
     sinceEpoch,
   };
 }
-
-/**
- * A compact copy of the flows with `changedEpoch > sinceEpoch` (all of them for -1), in order, as
- * a delta snapshot (`sinceEpoch` set), in fresh shared columns.
- */
-export function selectChangedFlows(flows: FlowColumns, sinceEpoch: number): FlowColumns {
-  const changed = flows.changedEpoch;
-  let count = 0;
-  for (let f = 0; f < flows.count; f++) if (changed[f]! > sinceEpoch) count++;
-  const keyWords = flows.keyWords;
-  const out = allocateFlowColumns(count, keyWords, flows.epoch, Math.max(sinceEpoch, flows.sinceEpoch));
-  let row = 0;
-  for (let f = 0; f < flows.count; f++) {
-    if (changed[f]! <= sinceEpoch) continue;
-    out.keys.set(flows.keys.subarray(f * keyWords, (f + 1) * keyWords), row * keyWords);
-    out.packets[row] = flows.packets[f]!;
-    out.bytes[row] = flows.bytes[f]!;
-    out.firstSeconds[row] = flows.firstSeconds[f]!;
-    out.firstNanos[row] = flows.firstNanos[f]!;
-    out.lastSeconds[row] = flows.lastSeconds[f]!;
-    out.lastNanos[row] = flows.lastNanos[f]!;
-    out.changedEpoch[row] = changed[f]!;
-    row++;
-  }
-  return out;
-}

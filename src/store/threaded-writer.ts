@@ -2,14 +2,13 @@
  * Runs a writer on its own thread. The DuckDB appender's flush is synchronous native work (about
  * 0.5 µs a row); on the main thread it stalls the reader, and with it every engine worker.
  *
- * What crosses to the thread is only what it will write: the flows changed since the previous
- * snapshot this writer stored of the task and period (the store's own rule, see DuckDbStore),
- * copied once into shared columns (see allocateFlowColumns: shared, not transferred, not cloned).
+ * Snapshots reach the thread without a copy: their flow columns live in SharedArrayBuffers (see
+ * allocateFlowColumns), which postMessage shares; the store then picks the flows it writes.
  */
 import { Worker } from 'node:worker_threads';
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
-import { selectChangedFlows, type GroupSnapshot, type TaskSnapshot } from '../model/snapshot.js';
+import type { GroupSnapshot } from '../model/snapshot.js';
 import type { DuckDbStoreOptions } from './duckdb-store.js';
 
 /** What the writer thread should build. */
@@ -27,8 +26,6 @@ export class ThreadedWriter implements SnapshotWriter {
   #worker: Worker | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-  /** Per exact task: the period and epoch of the last snapshot handed to the thread. */
-  readonly #sent = new Map<string, { periodId: number; epoch: number }>();
 
   constructor(spec: WriterSpec) {
     this.#spec = spec;
@@ -60,14 +57,7 @@ export class ThreadedWriter implements SnapshotWriter {
   }
 
   async write(snapshot: GroupSnapshot): Promise<void> {
-    const tasks = snapshot.tasks.map((task): TaskSnapshot => {
-      if (task.kind !== 'exact') return task;
-      const previous = this.#sent.get(task.name);
-      this.#sent.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch });
-      const since = previous === undefined || previous.periodId !== snapshot.periodId ? -1 : previous.epoch;
-      return { ...task, flows: selectChangedFlows(task.flows, since) };
-    });
-    await this.#call({ type: 'write', id: 0, snapshot: { ...snapshot, tasks } });
+    await this.#call({ type: 'write', id: 0, snapshot });
   }
 
   async stop(): Promise<void> {

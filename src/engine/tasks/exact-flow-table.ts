@@ -272,7 +272,8 @@ export class ExactFlowTable {
       const w = e * stride * 2;
       const changed = words[w + epochWord]!;
       if (sinceEpoch >= 0 && changed <= sinceEpoch) continue;
-      out.keys.set(words.subarray(w, w + kw), row * kw);
+      const k = row * kw;
+      for (let i = 0; i < kw; i++) out.keys[k + i] = words[w + i]!;
       out.changedEpoch[row] = changed;
       const c = e * stride + this.#counterAt;
       out.packets[row] = doubles[c]!;
@@ -330,7 +331,8 @@ export class ExactFlowTable {
     this.#count = entry + 1;
     this.#slots[slot] = entry + 1;
     const w = entry * this.#stride * 2;
-    this.#words.set(key.subarray(at, at + this.#keyWords), w);
+    const words = this.#words;
+    for (let i = 0; i < this.#keyWords; i++) words[w + i] = key[at + i]!;
     this.#words[w + this.#hashWord] = hash;
     const c = entry * this.#stride + this.#counterAt;
     this.#doubles.fill(0, c, c + COUNTERS);
