@@ -2,8 +2,10 @@
  * The manager: drives an Engine through time. It owns the two task groups (`exact`, `sketch`),
  * each with its writers at their own `snapshot_interval`, and the measurement `period`.
  *
- * Time is packet time in offline analysis: snapshots fall at every interval of capture time, so
- * results never depend on how fast a file is read. Snapshot intervals are aligned to multiples of
+ * Time is packet time in offline analysis (`clock: 'packet'`): snapshots fall at every interval of
+ * capture time, so results never depend on how fast a file is read. A live engine uses the wall
+ * clock (`clock: 'wall'`): its owner calls `tick()` every few hundred milliseconds, which takes the
+ * snapshots and the reset that are due, and packets are never split by their timestamps. Snapshot intervals are aligned to multiples of
  * their length since the Unix epoch (UTC), e.g. a 60 s interval snapshots at every whole minute of
  * capture time. The first period starts at the first packet (so a capture shorter than the period
  * is never split), the next ones every `period` after it. A batch that straddles a boundary is
@@ -45,6 +47,10 @@ export interface ManagerOptions {
   onSnapshot?: (snapshot: GroupSnapshot) => void;
   /** Called when a period ends with the last snapshot of every group (taken before the reset, delivered when the engine answers). */
   onPeriodEnd?: (snapshots: Promise<GroupSnapshot[]>) => void;
+  /** Packet time (offline analysis) or wall-clock time (live). @default 'packet' */
+  clock?: 'packet' | 'wall';
+  /** The wall clock in ms since the epoch (tests inject their own). @default Date.now */
+  now?: () => number;
 }
 
 interface WriterState {
@@ -95,6 +101,12 @@ export class Manager {
   /** Account a batch (the manager owns it from here), taking every snapshot and reset it crosses. */
   async ingest(batch: PacketBatch): Promise<void> {
     const engine = this.#options.engine;
+    if (this.#options.clock === 'wall') {
+      this.#ensureWallClock();
+      this.#noteLatest(batch, batch.count);
+      await engine.submit(batch);
+      return;
+    }
     let current = batch;
     while (current.count > 0) {
       if (Number.isNaN(this.#periodEndMs)) this.#beginClock(current.tsSeconds[0]! * MS + current.tsNanos[0]! / 1e6);
@@ -116,9 +128,17 @@ export class Manager {
     engine.pool.release(current);
   }
 
+  /** Wall clock only: take the snapshots and the period reset due by now. */
+  async tick(): Promise<void> {
+    if (this.#options.clock !== 'wall') return;
+    this.#ensureWallClock();
+    await this.#runEventsUpTo(this.#now());
+  }
+
   /** Final snapshot of every group (written to every writer), then wait for all writes. */
   async finish(): Promise<GroupSnapshot[]> {
-    const time: Timestamp = Number.isNaN(this.#lastSeconds) ? nowTimestamp() : { seconds: this.#lastSeconds, nanos: this.#lastNanos };
+    const wall = this.#options.clock === 'wall';
+    const time: Timestamp = wall ? msToTimestamp(this.#now()) : Number.isNaN(this.#lastSeconds) ? msToTimestamp(this.#now()) : { seconds: this.#lastSeconds, nanos: this.#lastNanos };
     const finals: Promise<GroupSnapshot>[] = [];
     for (const group of this.#options.groups) {
       const { snapshot, epoch } = this.#take(group, time, 'final');
@@ -131,6 +151,14 @@ export class Manager {
     }
     await Promise.all(this.#writers.map((s) => s.queue));
     return Promise.all(finals);
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  #ensureWallClock(): void {
+    if (Number.isNaN(this.#periodEndMs)) this.#beginClock(this.#now());
   }
 
   #beginClock(firstMs: number): void {
@@ -291,6 +319,3 @@ function msToTimestamp(ms: number): Timestamp {
   return { seconds, nanos: Math.round((ms - seconds * MS) * 1e6) };
 }
 
-function nowTimestamp(): Timestamp {
-  return msToTimestamp(Date.now());
-}

@@ -159,3 +159,49 @@ test('delta snapshots: a store that keeps changes only ends with every flow exac
     await store.stop();
   }
 });
+
+test('wall clock (live): tick() takes the snapshots and the period reset due by now, whatever the packet timestamps say', async () => {
+  let now = 1_700_000_000_500; // ms, half a second past a whole second
+  const engine = new Engine({ workers: 1, batchCapacity: 256, tasks: { exact: [{ name: 'per_src', keyFields: ['SrcIP'], seed: 1 }], sketch: [] } });
+  const writer = new RecordingWriter();
+  const periods: GroupSnapshot[][] = [];
+  const manager = new Manager({
+    engine,
+    periodMs: 10_000,
+    clock: 'wall',
+    now: () => now,
+    groups: [{ name: 'exact', taskNames: ['per_src'], writers: [{ writer, intervalMs: 2000 }] }],
+    onPeriodEnd: (snapshots) => void snapshots.then((s) => periods.push(s)),
+  });
+  await engine.start();
+  try {
+    // packets stamped years ago: a live engine goes by the wall clock, not by them
+    const packets = randomPackets(300, 9, 50, 1_500_000_000);
+    const feed = async (from: number, to: number): Promise<void> => {
+      for (const source of fillBatches(packets.slice(from, to), 256)) {
+        const batch = engine.pool.acquire();
+        for (let i = 0; i < source.count; i++) batch.copyPacketFrom(source, i);
+        await manager.ingest(batch);
+      }
+    };
+    await manager.tick(); // starts the clock: period 1_700_000_000.5 .. +10 s
+    await feed(0, 100);
+    now += 1000;
+    await manager.tick(); // 1_700_000_001.5: nothing due yet
+    await feed(100, 200);
+    now += 1000; // 1_700_000_002.5: the 2 s boundary passed
+    await manager.tick();
+    now += 8500; // 1_700_000_011.0: boundaries 4, 6, 8, 10 and the period end at 10.5 passed
+    await manager.tick();
+    await feed(200, 300); // into the new period
+    now += 200;
+    await manager.finish();
+    const seen = writer.snapshots.map((s) => `${(s.time.seconds - 1_700_000_000) * 1000 + Math.round(s.time.nanos / 1e6)}:${s.reason}:${packetsTotal(s)}`);
+    // the 4 s snapshot, then (quiet gap) straight to the period end at 10.5 s; then the final
+    assert.deepEqual(seen, ['2000:interval:200', '4000:interval:200', '10500:period-end:200', '11200:final:100']);
+    assert.equal(periods.length, 1);
+    assert.equal(packetsTotal(periods[0]![0]!), 200);
+  } finally {
+    await engine.stop();
+  }
+});
