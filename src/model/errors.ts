@@ -6,6 +6,7 @@
 export const ErrorCodes = {
   // Capture files
   NS_ERR_CAPTURE_OPEN: 'a capture file could not be opened or read',
+  NS_ERR_CAPTURE_LIVE: 'live capture could not start (interface, permission, filter or tcpdump missing)',
   NS_ERR_CAPTURE_FORMAT: 'the input is not a pcap, pcapng or gzip-compressed capture',
   NS_ERR_CAPTURE_GZIP: 'the gzip stream of a compressed capture is damaged',
   NS_ERR_PCAP_BAD_HEADER: 'the pcap file header is invalid (version, snaplen)',
@@ -28,6 +29,14 @@ export const ErrorCodes = {
   NS_ERR_STORE_OPEN: 'the embedded store could not be opened or created',
   NS_ERR_STORE_SCHEMA: 'the embedded store file was written with another store layout',
   NS_ERR_STORE_WRITE: 'a snapshot could not be written to a store or file writer',
+  NS_ERR_CLICKHOUSE_UNREACHABLE: 'the ClickHouse server could not be reached (refused, unknown host, TLS, timeout)',
+  NS_ERR_CLICKHOUSE_AUTH: 'ClickHouse refused the user name, the password or the rights of the user',
+  NS_ERR_CLICKHOUSE_QUERY: 'ClickHouse refused a statement, or a value could not be bound into SQL',
+  NS_ERR_CLICKHOUSE_SCHEMA: 'a ClickHouse table has a column of another type than NetSpectra writes',
+  // Wire formats (NATS payloads)
+  NS_ERR_WIRE_MALFORMED: 'a NATS payload is not a valid PacketInfo or packet batch message',
+  NS_ERR_WIRE_VERSION: 'a packet batch message has a format version this build does not know',
+  NS_ERR_WIRE_UNREPRESENTABLE: 'a packet cannot be encoded in the wire format (timestamp or family out of range)',
   // Message bus
   NS_ERR_NATS_CONNECT: 'the NATS server could not be reached',
 } as const;

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { LiveCapture, findTcpdump } from '../../src/capture/live-capture.js';
+import { CaptureDecoder } from '../../src/decode/index.js';
+import { BatchPool } from '../../src/model/packet.js';
+import { freePort } from '../kit/nats-server.js';
+
+function liveSkip(): string | false {
+  if (findTcpdump() === undefined) {
+    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
+    return 'tcpdump is not installed (apt-get install tcpdump)';
+  }
+  if (process.getuid?.() !== 0) return 'live capture needs root (or tcpdump with cap_net_raw)';
+  return false;
+}
+
+const skip = liveSkip();
+
+test('live capture on loopback: every datagram sent while capturing is decoded with its ports and wire length', { skip }, async () => {
+  const port = await freePort();
+  const capture = new LiveCapture({ iface: 'lo', filter: `udp and dst port ${port}`, statsIntervalMs: 200 });
+  const pool = new BatchPool(1024);
+  const decoder = new CaptureDecoder({ name: 'lo', pool });
+  const seen: { dstPort: number; wireLength: number }[] = [];
+  const reading = (async () => {
+    for await (const batch of decoder.decode(capture.chunks())) {
+      for (let i = 0; i < batch.count; i++) seen.push({ dstPort: batch.dstPort[i]!, wireLength: batch.wireLength[i]! });
+      pool.release(batch);
+    }
+  })();
+  const socket = createSocket('udp4');
+  try {
+    // tcpdump needs a moment to open the interface; keep sending until the first one shows up
+    const deadline = Date.now() + 5000;
+    while (capture.stats.receivedByFilter === 0 && Date.now() < deadline) {
+      socket.send(Buffer.from('warm-up'), port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const warmUp = seen.length;
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((resolve, reject) => socket.send(Buffer.alloc(100 + i), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await capture.stop();
+    await reading;
+    const measured = seen.filter((p) => p.wireLength >= 14 + 20 + 8 + 100);
+    assert.equal(measured.length, 200, `captured ${seen.length} datagrams (${warmUp} before the measured ones)`);
+    assert.ok(seen.every((p) => p.dstPort === port));
+    // Ethernet (lo) 14 + IPv4 20 + UDP 8 + payload
+    assert.deepEqual(
+      measured.map((p) => p.wireLength),
+      Array.from({ length: 200 }, (_, i) => 14 + 20 + 8 + 100 + i),
+    );
+    assert.equal(capture.stats.droppedByKernel, 0);
+    assert.ok(capture.stats.captured >= 200, JSON.stringify(capture.stats));
+  } finally {
+    socket.close();
+    await capture.stop();
+  }
+});
+
+test('live capture: an interface that does not exist gives NS_ERR_CAPTURE_LIVE with tcpdump\'s reason', { skip }, async () => {
+  const capture = new LiveCapture({ iface: 'no-such-if0' });
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of capture.chunks()) void chunk;
+    })(),
+    (error: Error & { code?: string }) => error.code === 'NS_ERR_CAPTURE_LIVE' && error.message.includes('no-such-if0'),
+  );
+});
