@@ -844,6 +844,10 @@ function readSketchTask(task: Section, claimName: (task: Section) => string): Sk
   };
 }
 
+/** The ClickHouse store names the database in every statement, backquoted; the same alphabet as store/clickhouse-sql.ts IDENTIFIER. */
+const CLICKHOUSE_DATABASE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/;
+const CLICKHOUSE_DATABASE_EXPECTED = 'a database name of letters, digits, "_" and "-" (at most 128)';
+
 const WRITER_BLOCKS: Readonly<Record<WriterType, string>> = { clickhouse: 'clickhouse', gob: 'gob', text: 'text', duckdb: 'duckdb' };
 
 function readWriters(group: Section, fallback: readonly WriterConfig[]): WriterConfig[] {
@@ -881,6 +885,8 @@ function readWriters(group: Section, fallback: readonly WriterConfig[]): WriterC
         password: ch.string('password', CLICKHOUSE_DEFAULTS.password),
         cloud: ch.boolean('cloud', CLICKHOUSE_DEFAULTS.cloud),
       };
+      const database = result.clickhouse.database;
+      if (!CLICKHOUSE_DATABASE.test(database)) invalid(ch.ctx, ch.keyPath('database'), ch.posOf('database'), CLICKHOUSE_DATABASE_EXPECTED, JSON.stringify(database));
     } else if (type === 'duckdb') {
       result.path = writer.child('duckdb', ['path']).string('path', DEFAULT_DUCKDB_PATH, { nonEmpty: true });
     } else {

@@ -13,6 +13,7 @@ import { NetSpectraError } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
+import { nanosWords, uint64Words } from './int64-words.js';
 import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS, SCHEMA_VERSION, STORE_TABLES } from './duckdb-schema.js';
 
 export interface DuckDbStoreOptions {
@@ -31,9 +32,6 @@ const CHUNK_ROWS = 2048;
 const RAW_TYPES: DuckDBType[] = [INTEGER, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT];
 const COL = { snapshotId: 0, family: 1, srcHi: 2, srcLo: 3, dstHi: 4, dstLo: 5, srcPort: 6, dstPort: 7, protocol: 8, startNs: 9, endNs: 10, bytes: 11, packets: 12 } as const;
 
-const TWO_32 = 4294967296;
-const TWO_21 = 2097152;
-
 /**
  * A chunk column filled in a byte array and copied into the DuckDB vector in one call. Integers
  * are written little-endian from doubles: exact for every value used here (counters below 2^53,
@@ -48,25 +46,16 @@ class NumericColumn {
   }
   /** An unsigned integer below 2^53 as a 64-bit value. */
   set64(row: number, value: number): void {
-    const low = value % TWO_32;
-    this.words[row * 2] = low;
-    this.words[row * 2 + 1] = (value - low) / TWO_32;
+    uint64Words(value, this.words, row * 2);
   }
   /** Two 32-bit words as one 64-bit value (high word first, as an address half). */
   setHalves(row: number, high: number, low: number): void {
     this.words[row * 2] = low;
     this.words[row * 2 + 1] = high;
   }
-  /** `seconds * 1e9 + nanos` as an exact int64, without BigInt: split seconds at 2^21 so every partial product fits 2^53. */
+  /** `seconds * 1e9 + nanos` as an exact int64. */
   setNanos(row: number, seconds: number, nanos: number): void {
-    const secondsLow = seconds % TWO_21;
-    const secondsHigh = (seconds - secondsLow) / TWO_21;
-    const low = secondsLow * 1e9 + nanos; // < 2^51
-    const high = secondsHigh * 1e9; // value = high * 2^21 + low
-    const highMod = high % 2048; // high * 2^21 = (high >> 11) * 2^32 + (high & 2047) * 2^21
-    const lowWord = (low % TWO_32) + highMod * TWO_21;
-    this.words[row * 2] = lowWord % TWO_32;
-    this.words[row * 2 + 1] = (high - highMod) / 2048 + Math.floor(low / TWO_32) + Math.floor(lowWord / TWO_32);
+    nanosWords(seconds, nanos, this.words, row * 2);
   }
   set16(row: number, value: number): void {
     this.bytes[row * 2] = value & 0xff;

@@ -128,6 +128,13 @@ const cases: Case[] = [
     key: 'aggregator.exact.writers[0].clickhouse.password',
   },
   {
+    title: 'a ClickHouse database name that cannot be an identifier',
+    source: 'aggregator:\n  exact:\n    writers:\n      - type: clickhouse\n        clickhouse:\n          database: "flows; DROP"\n',
+    code: INVALID,
+    message: 'test.yaml:6:21: aggregator.exact.writers[0].clickhouse.database: expected a database name of letters, digits, "_" and "-" (at most 128), found "flows; DROP"',
+    key: 'aggregator.exact.writers[0].clickhouse.database',
+  },
+  {
     title: 'an unterminated ${',
     source: 'ai:\n  api_key: "${AI_API_KEY"\n',
     code: 'NS_ERR_CONFIG_ENV',

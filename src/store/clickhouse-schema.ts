@@ -1,0 +1,96 @@
+/**
+ * The ClickHouse tables: the original's `flow_metrics` and `heavy_hitters` (system.md §6), column
+ * for column, so its queries and dashboards keep working (e.g. the newest row per flow with
+ * `argMax(PacketCount, Timestamp) … GROUP BY TaskName, SrcIP, DstIP, SrcPort, DstPort, Protocol`),
+ * plus our columns at the end, each with a DEFAULT: an original engine that still inserts only its
+ * own columns keeps working, and its rows get nanosecond times derived from its second ones.
+ *
+ * ClickHouse 18.16 has no DateTime64 and no IPv6 type, so times are DateTime (whole seconds,
+ * written as unix seconds: UTC whatever the server's time zone) plus Int64 nanoseconds, and
+ * addresses are text (dotted quads, RFC 5952 IPv6), as in the original.
+ *
+ * 18.16 also has no `ADD COLUMN IF NOT EXISTS`: the store reads system.columns and adds only what
+ * is missing (see ClickHouseStore.start).
+ */
+import { identifier, joinSql, sql, type Sql } from './clickhouse-sql.js';
+
+export interface ColumnSpec {
+  readonly name: string;
+  /** The type exactly as system.columns spells it. */
+  readonly type: Sql;
+  /** DEFAULT expression of a column we add to the original's table. */
+  readonly defaultSql?: Sql;
+}
+
+export interface TableSpec {
+  readonly name: 'flow_metrics' | 'heavy_hitters';
+  /** The original's columns, in its order. */
+  readonly original: readonly ColumnSpec[];
+  /** Ours, appended after the original's. */
+  readonly added: readonly ColumnSpec[];
+}
+
+const nanosFrom = (column: string): Sql => sql`toInt64(toUInt32(${identifier(column)})) * 1000000000`;
+
+export const FLOW_METRICS: TableSpec = {
+  name: 'flow_metrics',
+  original: [
+    { name: 'Timestamp', type: sql`DateTime` },
+    { name: 'TaskName', type: sql`String` },
+    { name: 'SrcIP', type: sql`Nullable(String)` },
+    { name: 'DstIP', type: sql`Nullable(String)` },
+    { name: 'SrcPort', type: sql`Nullable(UInt16)` },
+    { name: 'DstPort', type: sql`Nullable(UInt16)` },
+    { name: 'Protocol', type: sql`Nullable(UInt8)` },
+    { name: 'StartTime', type: sql`DateTime` },
+    { name: 'EndTime', type: sql`DateTime` },
+    { name: 'ByteCount', type: sql`UInt64` },
+    { name: 'PacketCount', type: sql`UInt64` },
+  ],
+  added: [
+    { name: 'TimestampNs', type: sql`Int64`, defaultSql: nanosFrom('Timestamp') },
+    { name: 'StartTimeNs', type: sql`Int64`, defaultSql: nanosFrom('StartTime') },
+    { name: 'EndTimeNs', type: sql`Int64`, defaultSql: nanosFrom('EndTime') },
+    // the measurement period's start (s since the epoch); 0 for rows of the original
+    { name: 'PeriodId', type: sql`Int64`, defaultSql: sql`0` },
+    { name: 'RunId', type: sql`String`, defaultSql: sql`''` },
+    { name: 'EngineId', type: sql`String`, defaultSql: sql`''` },
+  ],
+};
+
+export const HEAVY_HITTERS: TableSpec = {
+  name: 'heavy_hitters',
+  original: [
+    { name: 'Timestamp', type: sql`DateTime` },
+    { name: 'TaskName', type: sql`String` },
+    { name: 'Flow', type: sql`String` },
+    { name: 'Value', type: sql`UInt64` },
+    { name: 'Type', type: sql`UInt8` },
+  ],
+  added: [
+    { name: 'TimestampNs', type: sql`Int64`, defaultSql: nanosFrom('Timestamp') },
+    { name: 'PeriodId', type: sql`Int64`, defaultSql: sql`0` },
+    { name: 'RunId', type: sql`String`, defaultSql: sql`''` },
+    { name: 'EngineId', type: sql`String`, defaultSql: sql`''` },
+  ],
+};
+
+export const CLICKHOUSE_TABLES: readonly TableSpec[] = [FLOW_METRICS, HEAVY_HITTERS];
+
+/** A column of a CREATE TABLE or ADD COLUMN: name, type and, for ours, the DEFAULT. */
+function columnDefinition(column: ColumnSpec): Sql {
+  return column.defaultSql === undefined ? sql`${identifier(column.name)} ${column.type}` : sql`${identifier(column.name)} ${column.type} DEFAULT ${column.defaultSql}`;
+}
+
+/** The original's engine clause, kept for both tables. */
+const ENGINE = sql`ENGINE = MergeTree() PARTITION BY toYYYYMM(Timestamp) ORDER BY (TaskName, Timestamp)`;
+
+export function createTableSql(database: string, table: TableSpec): Sql {
+  const columns = [...table.original, ...table.added].map(columnDefinition);
+  return sql`CREATE TABLE IF NOT EXISTS ${identifier(database, table.name)} (\n  ${joinSql(columns, ',\n  ')}\n) ${ENGINE}`;
+}
+
+/** ADD COLUMN without IF NOT EXISTS (18.16 has none): appended after every existing column. */
+export function addColumnSql(database: string, table: TableSpec, column: ColumnSpec): Sql {
+  return sql`ALTER TABLE ${identifier(database, table.name)} ADD COLUMN ${columnDefinition(column)}`;
+}
