@@ -1,6 +1,9 @@
 // The wire contracts of Go2NetSpectra (docs: ../shared/docs/system.md §4), field for field.
 // Struct names do not travel on the wire (binary protocol); service and method names, field ids
-// and types do, so they must not change. Regenerate the checked-in code with scripts/gen-thrift.sh.
+// and types do, so they must not change. Requiredness does not travel but decides what a reader
+// accepts: the original's Go code rejects a struct that lacks a required field, so every field that
+// system.md does not mark optional is `required` here, as in the original's IDL.
+// Regenerate the checked-in code with scripts/gen-thrift.sh.
 
 namespace js netspectra
 
@@ -25,13 +28,13 @@ struct PacketInfo {
 struct HealthCheckRequest {}
 
 struct HealthCheckResponse {
-  1: string status
+  1: required string status
 }
 
 struct SearchTasksRequest {}
 
 struct SearchTasksResponse {
-  1: list<string> task_names
+  1: required list<string> task_names
 }
 
 struct AggregationRequest {
@@ -45,47 +48,47 @@ struct AggregationRequest {
 }
 
 struct TaskSummary {
-  1: string task_name
-  2: i64 total_bytes
-  3: i64 total_packets
-  4: i64 flow_count
+  1: required string task_name
+  2: required i64 total_bytes
+  3: required i64 total_packets
+  4: required i64 flow_count
 }
 
 struct QueryTotalCountsResponse {
-  1: list<TaskSummary> summaries
+  1: required list<TaskSummary> summaries
 }
 
 struct TraceFlowRequest {
-  1: string task_name
-  2: map<string, string> flow_keys
+  1: required string task_name
+  2: required map<string, string> flow_keys
   3: optional i64 end_time_unix_nano
 }
 
 struct FlowLifecycle {
-  1: i64 first_seen_unix_nano
-  2: i64 last_seen_unix_nano
-  3: i64 total_packets
-  4: i64 total_bytes
+  1: required i64 first_seen_unix_nano
+  2: required i64 last_seen_unix_nano
+  3: required i64 total_packets
+  4: required i64 total_bytes
 }
 
 struct TraceFlowResponse {
-  1: FlowLifecycle lifecycle
+  1: required FlowLifecycle lifecycle
 }
 
 struct HeavyHittersRequest {
-  1: string task_name
-  2: i32 type                        // 0 packet count, 1 bytes, 2 super-spreader spread
+  1: required string task_name
+  2: required i32 type                        // 0 packet count, 1 bytes, 2 super-spreader spread
   3: optional i64 end_time_unix_nano
-  4: i32 limit
+  4: required i32 limit
 }
 
 struct HeavyHitter {
-  1: string flow
-  2: i64 value
+  1: required string flow
+  2: required i64 value
 }
 
 struct HeavyHittersResponse {
-  1: list<HeavyHitter> hitters
+  1: required list<HeavyHitter> hitters
 }
 
 service QueryService {
@@ -99,40 +102,40 @@ service QueryService {
 // ---- AIService (ai.rpc_listen_addr, default :50052; buffered transport, binary protocol) ----
 
 struct AnalyzeTrafficRequest {
-  1: string text_input
+  1: required string text_input
 }
 
 struct AnalyzeTrafficResponse {
-  1: string text_output
+  1: required string text_output
 }
 
 struct StartPromptAnalysisRequest {
-  1: string prompt
+  1: required string prompt
 }
 
 struct PromptAnalysisSession {
-  1: string session_id
-  2: bool done
+  1: required string session_id
+  2: required bool done
   3: optional string error_text
 }
 
 struct ReadPromptChunksRequest {
-  1: string session_id
+  1: required string session_id
   2: optional i32 max_chunks
 }
 
 struct ReadPromptChunksResponse {
-  1: list<string> chunks
-  2: bool done
+  1: required list<string> chunks
+  2: required bool done
   3: optional string error_text
 }
 
 struct CancelPromptAnalysisRequest {
-  1: string session_id
+  1: required string session_id
 }
 
 struct CancelPromptAnalysisResponse {
-  1: bool canceled
+  1: required bool canceled
 }
 
 service AIService {
