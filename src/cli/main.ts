@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { runAnalyze } from './analyze.js';
 import { runGenPcap } from './gen-pcap.js';
+import { runProbe } from './probe.js';
 import { processIo, reportError, usageError, type CliIo } from './io.js';
 
 const HELP = `Usage: netspectra <command> [options]
@@ -11,6 +12,7 @@ Commands:
   analyze <capture...>   analyse capture files: exact flows, heavy hitters, super-spreaders
                          (alias: pcap-analyzer)
   gen-pcap               write a synthetic capture with its ground truth
+  probe                  publish live or replayed packets on NATS, or print them (alias: ns-probe)
   help [command]         show help
   version                print the version
 
@@ -20,6 +22,7 @@ Run 'netspectra <command> --help' for a command's options.
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   analyze: runAnalyze,
   'gen-pcap': (argv) => runGenPcap(argv),
+  probe: runProbe,
 };
 
 function version(): string {

@@ -1,0 +1,282 @@
+/**
+ * `netspectra probe` (alias `ns-probe`): capture live traffic or replay capture files onto NATS,
+ * or (`--mode sub`) print what arrives there.
+ */
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { LiveCapture } from '../capture/live-capture.js';
+import { openCaptureFile } from '../capture/file-source.js';
+import { NatsConnection } from '../bus/nats-connection.js';
+import { PacketPublisher, partitionSubject, type PublishFormat } from '../bus/packet-publisher.js';
+import { PacketSubscriber } from '../bus/packet-subscriber.js';
+import { CaptureDecoder } from '../decode/index.js';
+import { formatAddressWords } from '../model/ip.js';
+import { BatchPool, type PacketBatch } from '../model/packet.js';
+import { formatTimestamp } from '../model/time.js';
+import type { CliIo } from './io.js';
+import { reportError, usageError } from './io.js';
+
+export const PROBE_HELP = `Usage: netspectra probe (--iface NAME | --file CAPTURE...) [options]
+       netspectra probe --mode sub [options]
+       ns-probe [-mode pub|sub] [-iface NAME] [options]
+
+Publish packets on NATS for the engines: live from an interface (through tcpdump), or replayed
+from pcap / pcapng / .gz captures. With --mode sub, print the packets arriving on the subject.
+
+Source (publish mode):
+  --iface NAME       capture live on NAME (needs root or tcpdump's capture capability)
+  --filter BPF       capture filter, e.g. "tcp or udp" (live only)
+  --snaplen N        bytes kept per packet (live only; default 256: headers are enough)
+  --file FILE        replay a capture (repeatable, in order)
+  --speed X          replay at X times the capture's own pace (default 1)
+  --rate PPS         replay at a fixed PPS packets per second instead
+  --max              replay as fast as possible
+
+Publishing:
+  --format F         batch (default): many packets per message, partitioned by source
+                     address onto <subject>.<partition>, with sequence numbers for loss
+                     counting; packet-info: the original's one Thrift PacketInfo per
+                     message on <subject>, for the original's engines and tools
+  --partitions N     partitions of the batch format (default 16, 1..256)
+  --nats URL         NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
+  --subject S        subject (default: probe.subject, gons.packets.raw)
+  --config FILE      configuration in the original's schema
+
+Subscribe mode:
+  --mode sub         print arriving packets (both formats; --partition P to pick one
+                     partition's subject, default: <subject> and <subject>.*)
+  --count N          stop after N packets
+
+The original's flags -mode and -iface work too. A summary (packets, messages, drops) goes to
+stderr when the probe stops (end of the files, or SIGINT/SIGTERM).
+
+Exit status: 0 success; 1 a capture was damaged or NATS failed; 2 usage or configuration error.
+`;
+
+/** Go-style single-dash long flags of the original (`-mode sub`, `-iface eth0`) → `--mode sub`. */
+function normaliseFlags(argv: readonly string[]): string[] {
+  return argv.map((arg) => (/^-[a-z][a-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg));
+}
+
+export async function runProbe(argv: readonly string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: normaliseFlags(argv),
+      allowPositionals: false,
+      strict: true,
+      options: {
+        mode: { type: 'string', default: 'pub' },
+        iface: { type: 'string' },
+        filter: { type: 'string' },
+        snaplen: { type: 'string' },
+        file: { type: 'string', multiple: true },
+        speed: { type: 'string' },
+        rate: { type: 'string' },
+        max: { type: 'boolean', default: false },
+        format: { type: 'string', default: 'batch' },
+        partitions: { type: 'string', default: '16' },
+        partition: { type: 'string' },
+        count: { type: 'string' },
+        nats: { type: 'string' },
+        subject: { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    return reportError(io, usageError(`${(error as Error).message}\n\n${PROBE_HELP}`));
+  }
+  if (values.help) {
+    io.stdout.write(PROBE_HELP);
+    return 0;
+  }
+  try {
+    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+    const url = values.nats ?? config.probe.natsUrl;
+    const subject = values.subject ?? config.probe.subject;
+    if (values.mode === 'sub') {
+      return await subscribe(io, url, subject, values.partition === undefined ? undefined : integer('--partition', values.partition, 0, 255), values.count === undefined ? Infinity : integer('--count', values.count, 1, Number.MAX_SAFE_INTEGER));
+    }
+    if (values.mode !== 'pub') throw usageError(`--mode expects pub or sub, got "${values.mode}"`);
+    const files = values.file ?? [];
+    if ((values.iface === undefined) === (files.length === 0)) throw usageError(`give either --iface NAME or --file CAPTURE\n\n${PROBE_HELP}`);
+    const paces = [values.speed !== undefined, values.rate !== undefined, values.max].filter(Boolean).length;
+    if (paces > 1) throw usageError('--speed, --rate and --max cannot be combined');
+    const format: PublishFormat = values.format === 'batch' ? 'packet-batch' : values.format === 'packet-info' ? 'packet-info' : (() => { throw usageError(`--format expects batch or packet-info, got "${values.format}"`); })();
+    const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', pps: number('--rate', values.rate) } : { kind: 'speed', factor: values.speed === undefined ? 1 : number('--speed', values.speed) };
+    return await publish(io, {
+      url,
+      subject,
+      format,
+      partitions: integer('--partitions', values.partitions, 1, 256),
+      files,
+      iface: values.iface,
+      filter: values.filter,
+      snaplen: values.snaplen === undefined ? undefined : integer('--snaplen', values.snaplen, 64, 262_144),
+      pace,
+    });
+  } catch (error) {
+    return reportError(io, error);
+  }
+}
+
+type Pace = { kind: 'max' } | { kind: 'rate'; pps: number } | { kind: 'speed'; factor: number };
+
+interface PublishPlan {
+  url: string;
+  subject: string;
+  format: PublishFormat;
+  partitions: number;
+  files: readonly string[];
+  iface: string | undefined;
+  filter: string | undefined;
+  snaplen: number | undefined;
+  pace: Pace;
+}
+
+async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
+  const connection = new NatsConnection({ url: plan.url, name: 'netspectra-probe' });
+  await connection.start();
+  const publisher = new PacketPublisher(connection, { subject: plan.subject, format: plan.format, partitions: plan.partitions });
+  const pool = new BatchPool();
+  let live: LiveCapture | undefined;
+  let stopping = false;
+  const onSignal = (): void => {
+    stopping = true;
+    void live?.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // live traffic: partly filled messages go out at least every 100 ms
+  const flusher = setInterval(() => publisher.flush(), 100);
+  flusher.unref();
+  let status = 0;
+  let frames = 0;
+  const started = performance.now();
+  try {
+    const sources: { name: string; chunks: AsyncIterable<Uint8Array> }[] =
+      plan.iface !== undefined
+        ? [{ name: plan.iface, chunks: (live = new LiveCapture({ iface: plan.iface, filter: plan.filter, snaplen: plan.snaplen })).chunks() }]
+        : plan.files.map((path) => ({ name: basename(path), chunks: openCaptureFile(path) }));
+    const pacer = new Pacer(plan.iface !== undefined ? { kind: 'max' } : plan.pace);
+    for (const source of sources) {
+      if (stopping) break;
+      const decoder = new CaptureDecoder({ name: source.name, pool });
+      for await (const batch of decoder.decode(source.chunks)) {
+        for (let start = 0; start < batch.count && !stopping; ) {
+          const end = await pacer.due(batch, start);
+          publisher.publish(batch, start, end);
+          start = end;
+        }
+        pool.release(batch);
+        if (stopping) break;
+      }
+      frames += decoder.stats.frames;
+      if (decoder.error !== undefined) {
+        reportError(io, decoder.error);
+        status = 1;
+      }
+    }
+    publisher.flush();
+    await connection.flush();
+  } finally {
+    clearInterval(flusher);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await live?.stop();
+    await connection.stop();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const stats = publisher.stats;
+  const drops = live === undefined ? '' : `, kernel drops ${live.stats.droppedByKernel}`;
+  io.stderr.write(
+    `netspectra probe: ${frames} frames read, ${stats.packets} IP packets published in ${stats.messages} messages (${stats.bytes} bytes) in ${seconds.toFixed(2)} s` +
+      ` (${Math.round(stats.packets / Math.max(seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}\n`,
+  );
+  return status;
+}
+
+/**
+ * Replay pacing: how many packets from `start` are due now, sleeping until the next one is. Works
+ * in slices of at most 256 packets so a slow replay does not send a whole batch in one burst.
+ */
+class Pacer {
+  readonly #pace: Pace;
+  #wallStart = Number.NaN;
+  #captureStart = Number.NaN;
+  #sent = 0;
+
+  constructor(pace: Pace) {
+    this.#pace = pace;
+  }
+
+  async due(batch: PacketBatch, start: number): Promise<number> {
+    const end = Math.min(batch.count, start + 256);
+    if (this.#pace.kind === 'max') return batch.count;
+    if (Number.isNaN(this.#wallStart)) {
+      this.#wallStart = performance.now();
+      this.#captureStart = batch.tsSeconds[start]! * 1000 + batch.tsNanos[start]! / 1e6;
+    }
+    const dueAt =
+      this.#pace.kind === 'rate'
+        ? this.#wallStart + (this.#sent * 1000) / this.#pace.pps
+        : this.#wallStart + (batch.tsSeconds[start]! * 1000 + batch.tsNanos[start]! / 1e6 - this.#captureStart) / this.#pace.factor;
+    const wait = dueAt - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)));
+    if (this.#pace.kind === 'rate') {
+      // as many as are due by now, at least one
+      const due = Math.floor(((performance.now() - this.#wallStart) * this.#pace.pps) / 1000) - this.#sent;
+      const take = Math.max(1, Math.min(end - start, due));
+      this.#sent += take;
+      return start + take;
+    }
+    return end;
+  }
+}
+
+async function subscribe(io: CliIo, url: string, subject: string, partition: number | undefined, limit: number): Promise<number> {
+  const connection = new NatsConnection({ url, name: 'netspectra-probe-sub' });
+  await connection.start();
+  const pool = new BatchPool(1024);
+  const subjects = partition === undefined ? [subject, `${subject}.*`] : [partitionSubject(subject, partition)];
+  const subscriber = new PacketSubscriber(connection, { subjects, pool, maxDelayMs: 50 });
+  await subscriber.start();
+  const onSignal = (): void => subscriber.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let printed = 0;
+  try {
+    for await (const batch of subscriber.batches()) {
+      for (let i = 0; i < batch.count && printed < limit; i++, printed++) {
+        const family = batch.family[i]!;
+        const src = formatAddressWords(batch.srcAddr, i * 4, family);
+        const dst = formatAddressWords(batch.dstAddr, i * 4, family);
+        const time = formatTimestamp({ seconds: batch.tsSeconds[i]!, nanos: batch.tsNanos[i]! }, true);
+        io.stdout.write(`${time} ${src}:${batch.srcPort[i]} -> ${dst}:${batch.dstPort[i]} proto ${batch.protocol[i]} len ${batch.wireLength[i]}\n`);
+      }
+      pool.release(batch);
+      if (printed >= limit) subscriber.stop();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await connection.stop();
+  }
+  const stats = subscriber.stats;
+  io.stderr.write(`netspectra probe: ${stats.packets} packets in ${stats.messages} messages, ${stats.malformed} malformed, ${stats.missing} missing\n`);
+  return 0;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw usageError(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
+  return value;
+}
+
+function number(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw usageError(`${flag} expects a positive number, got "${text}"`);
+  return value;
+}
