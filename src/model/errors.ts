@@ -29,6 +29,7 @@ export const ErrorCodes = {
   NS_ERR_STORE_OPEN: 'the embedded store could not be opened or created',
   NS_ERR_STORE_SCHEMA: 'the embedded store file was written with another store layout',
   NS_ERR_STORE_WRITE: 'a snapshot could not be written to a store or file writer',
+  NS_ERR_SPOOL_FULL: 'a store was unreachable for so long that its local spool filled up',
   NS_ERR_CLICKHOUSE_UNREACHABLE: 'the ClickHouse server could not be reached (refused, unknown host, TLS, timeout)',
   NS_ERR_CLICKHOUSE_AUTH: 'ClickHouse refused the user name, the password or the rights of the user',
   NS_ERR_CLICKHOUSE_QUERY: 'ClickHouse refused a statement, or a value could not be bound into SQL',
