@@ -34,6 +34,8 @@ export const CLICKHOUSE_DEFAULTS: Readonly<ClickHouseConfig> = deepFreeze({
   username: 'default',
   password: '',
   cloud: false,
+  spoolPath: 'clickhouse-spool',
+  spoolMaxBytes: 1024 * 1024 * 1024,
 });
 
 /** Defaults of an exact task's optional keys. */

@@ -876,7 +876,7 @@ function readWriters(group: Section, fallback: readonly WriterConfig[]): WriterC
       snapshotIntervalMs: writer.duration('snapshot_interval', DEFAULT_SNAPSHOT_INTERVAL_MS),
     };
     if (type === 'clickhouse') {
-      const ch = writer.child('clickhouse', ['host', 'port', 'database', 'username', 'password', 'cloud']);
+      const ch = writer.child('clickhouse', ['host', 'port', 'database', 'username', 'password', 'cloud', 'spool_path', 'spool_max_bytes']);
       result.clickhouse = {
         host: ch.string('host', CLICKHOUSE_DEFAULTS.host, { nonEmpty: true }),
         port: ch.integer('port', CLICKHOUSE_DEFAULTS.port, 1, 65535),
@@ -884,6 +884,8 @@ function readWriters(group: Section, fallback: readonly WriterConfig[]): WriterC
         username: ch.string('username', CLICKHOUSE_DEFAULTS.username, { nonEmpty: true }),
         password: ch.string('password', CLICKHOUSE_DEFAULTS.password),
         cloud: ch.boolean('cloud', CLICKHOUSE_DEFAULTS.cloud),
+        spoolPath: ch.string('spool_path', CLICKHOUSE_DEFAULTS.spoolPath, { nonEmpty: true }),
+        spoolMaxBytes: ch.integer('spool_max_bytes', CLICKHOUSE_DEFAULTS.spoolMaxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
       };
       const database = result.clickhouse.database;
       if (!CLICKHOUSE_DATABASE.test(database)) invalid(ch.ctx, ch.keyPath('database'), ch.posOf('database'), CLICKHOUSE_DATABASE_EXPECTED, JSON.stringify(database));

@@ -258,6 +258,18 @@ export interface ClickHouseConfig {
    * @default false
    */
   cloud: boolean;
+  /**
+   * Folder where snapshots wait while the server is unreachable; they are sent, in order, once it
+   * answers again, also by the next process started (YAML `spool_path`).
+   * @default "clickhouse-spool"
+   */
+  spoolPath: string;
+  /**
+   * Largest total size of the spool (YAML `spool_max_bytes`); a snapshot that does not fit is
+   * refused with NS_ERR_SPOOL_FULL.
+   * @default 1073741824 (1 GiB)
+   */
+  spoolMaxBytes: number;
 }
 
 export interface WriterConfig {

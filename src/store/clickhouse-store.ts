@@ -53,7 +53,8 @@ import { HEAVY_HITTER_TYPE } from './duckdb-schema.js';
 
 export interface ClickHouseStoreOptions {
   /** Server and credentials: the writer's `clickhouse` block (`cloud` → HTTPS). */
-  connection: ClickHouseConfig;
+  /** Where to connect (the writer's `clickhouse` block; its spool settings are the SpoolingWriter's). */
+  connection: Omit<ClickHouseConfig, 'spoolPath' | 'spoolMaxBytes'>;
   /** Identifies this run's rows (RunId column). */
   runId: string;
   /**

@@ -65,7 +65,7 @@ test("the original's latest config.yaml loads field by field", () => {
   assert.equal(aggregator.periodMs, 720 * 3_600_000);
   assert.equal(aggregator.numWorkers, 16);
   assert.equal(aggregator.sizeOfPacketChannel, 10000);
-  const clickhouse = { host: 'clickhouse_domain', port: 19000, database: 'default', username: 'default', password: '', cloud: false };
+  const clickhouse = { host: 'clickhouse_domain', port: 19000, database: 'default', username: 'default', password: '', cloud: false, spoolPath: 'clickhouse-spool', spoolMaxBytes: 1024 ** 3 };
   assert.deepEqual(aggregator.sketch.writers, [
     { type: 'text', enabled: false, snapshotIntervalMs: 60_000, rootPath: 'test/res' },
     { type: 'clickhouse', enabled: true, snapshotIntervalMs: 60_000, clickhouse },
@@ -192,7 +192,7 @@ test('missing keys take their per-field defaults', () => {
       type: 'clickhouse',
       enabled: true,
       snapshotIntervalMs: 60_000,
-      clickhouse: { host: 'localhost', port: 9000, database: 'default', username: 'default', password: '', cloud: false },
+      clickhouse: { host: 'localhost', port: 9000, database: 'default', username: 'default', password: '', cloud: false, spoolPath: 'clickhouse-spool', spoolMaxBytes: 1024 ** 3 },
     },
     { type: 'gob', enabled: true, snapshotIntervalMs: 60_000, rootPath: 'snapshots' },
   ]);

@@ -72,7 +72,7 @@ function failsWith(code: ErrorCode, ...fragments: string[]): (error: unknown) =>
 describe('ClickHouse store against a private server', { skip: clickHouseSkip }, () => {
   let server: ClickHouseServer;
   let databases = 0;
-  const connection = (database = `store_${++databases}`): ClickHouseConfig => ({
+  const connection = (database = `store_${++databases}`): Omit<ClickHouseConfig, 'spoolPath' | 'spoolMaxBytes'> => ({
     host: '127.0.0.1',
     port: server.httpPort,
     database,

@@ -47,7 +47,7 @@ describe('spooling writer in front of a ClickHouse that goes away', { skip: clic
   let server: ClickHouseServer;
   let folder: string;
   let databases = 0;
-  const connection = (): ClickHouseConfig => ({ host: '127.0.0.1', port: server.httpPort, database: `spool_${++databases}`, username: server.username, password: server.password, cloud: false });
+  const connection = (): Omit<ClickHouseConfig, 'spoolPath' | 'spoolMaxBytes'> => ({ host: '127.0.0.1', port: server.httpPort, database: `spool_${++databases}`, username: server.username, password: server.password, cloud: false });
 
   before(async () => {
     server = await ClickHouseServer.start();
