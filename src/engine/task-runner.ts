@@ -14,7 +14,7 @@ export class TaskRunner {
 
   constructor(units: readonly TaskUnit[]) {
     for (const unit of units) {
-      if (unit.kind === 'exact') this.#exact.push(new ExactTask(unit.params, unit.partition, unit.partitions));
+      if (unit.kind === 'exact') this.#exact.push(new ExactTask(unit.params, unit.partition, unit.partitions, unit.derived ?? []));
       else this.#sketches.push(createSketchTask(unit.params));
     }
   }
@@ -28,7 +28,10 @@ export class TaskRunner {
   snapshot(names: readonly string[], sinceEpoch = -1): TaskSnapshot[] {
     const wanted = (name: string): boolean => names.length === 0 || names.includes(name);
     const out: TaskSnapshot[] = [];
-    for (const task of this.#exact) if (wanted(task.name)) out.push(task.snapshot(sinceEpoch));
+    for (const task of this.#exact) {
+      out.push(...task.derivedSnapshots(wanted, sinceEpoch));
+      if (wanted(task.name)) out.push(task.snapshot(sinceEpoch));
+    }
     for (const task of this.#sketches) if (wanted(task.name)) out.push(task.snapshot());
     return out;
   }
@@ -40,7 +43,10 @@ export class TaskRunner {
 
   stats(): UnitStats[] {
     return [
-      ...this.#exact.map((t) => ({ name: t.name, kind: 'exact' as const, memoryBytes: t.memoryBytes(), flows: t.flowCount })),
+      ...this.#exact.flatMap((t) => [
+        { name: t.name, kind: 'exact' as const, memoryBytes: t.memoryBytes(), flows: t.flowCount },
+        ...t.derivedStats().map((d) => ({ ...d, kind: 'exact' as const })),
+      ]),
       ...this.#sketches.map((t) => ({ name: t.name, kind: 'sketch' as const, memoryBytes: t.memoryBytes(), flows: 0 })),
     ];
   }

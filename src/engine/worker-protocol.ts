@@ -8,7 +8,7 @@ import type { SketchTaskParams } from './tasks/sketch-task.js';
 
 /** A piece of work a worker owns: a whole sketch task, or one partition of an exact task's keys. */
 export type TaskUnit =
-  | { kind: 'exact'; params: ExactTaskParams; partition: number; partitions: number }
+  | { kind: 'exact'; params: ExactTaskParams; partition: number; partitions: number; derived?: ExactTaskParams[] }
   | { kind: 'sketch'; params: SketchTaskParams };
 
 export interface WorkerInit {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planUnits, type EngineTasks } from '../../src/engine/task-plan.js';
+import { deriveExactTasks, planUnits, type EngineTasks } from '../../src/engine/task-plan.js';
 import type { SketchTaskParams } from '../../src/engine/tasks/sketch-task.js';
 
 const sketch = (name: string, sktType: 0 | 1): SketchTaskParams => ({
@@ -42,6 +42,13 @@ test('every task is planned exactly once, or split into partitions that cover it
           parts.add(partition);
           seen.set(name, parts);
           if (unit.kind === 'exact') assert.ok(unit.partition < unit.partitions);
+          // a derived task rides along with its (whole) source
+          if (unit.kind !== 'exact') continue;
+          for (const derived of unit.derived ?? []) {
+            assert.equal(unit.partitions, 1, 'only a whole task is a source');
+            assert.ok(!seen.has(derived.name), `${derived.name} planned twice`);
+            seen.set(derived.name, new Set([0]));
+          }
         }
       }
       for (const name of ['per_five_tuple', 'per_src_ip', 'ss_src_dst', 'cm_src_left']) {
@@ -59,4 +66,35 @@ test('whole tasks go to the least-loaded thread, counting what is reserved', () 
   assert.deepEqual(plan[0], [], 'a thread already busy with reading gets nothing when the other can take it all');
   const balanced = planUnits(tasks, 3, [2]);
   assert.ok(balanced.every((units) => units.length > 0), 'three threads, four tasks: each thread works');
+});
+
+test('derived tasks: a strict subset of another exact task rides along with the narrowest such source', () => {
+  const exact = [
+    { name: 'five', keyFields: ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'] as const, seed: 1 },
+    { name: 'pair', keyFields: ['SrcIP', 'DstIP'] as const, seed: 1 },
+    { name: 'src', keyFields: ['SrcIP'] as const, seed: 1 },
+    { name: 'dport', keyFields: ['DstPort'] as const, seed: 1 },
+    { name: 'proto_sport', keyFields: ['Protocol', 'SrcPort'] as const, seed: 1 },
+    { name: 'pair_again', keyFields: ['DstIP', 'SrcIP'] as const, seed: 1 },
+  ].map((t) => ({ ...t, keyFields: [...t.keyFields] }));
+  assert.deepEqual(
+    [...deriveExactTasks(exact)].sort(),
+    [
+      ['dport', 'five'],
+      ['pair', 'five'],
+      ['pair_again', 'five'],
+      ['proto_sport', 'five'],
+      ['src', 'five'],
+    ].sort(),
+    'equal key sets are not subsets of each other; pair is derived itself, so it is no source',
+  );
+  const plan = planUnits({ exact, sketch: [] }, 1);
+  assert.deepEqual(
+    plan[0]!.map((u) => u.params.name),
+    ['five'],
+  );
+  assert.deepEqual(
+    plan[0]!.flatMap((u) => (u.kind === 'exact' ? (u.derived ?? []).map((d) => d.name) : [])).sort(),
+    ['dport', 'pair', 'pair_again', 'proto_sport', 'src'],
+  );
 });

@@ -244,6 +244,64 @@ export class ExactFlowTable {
     };
   }
 
+  /**
+   * Make this table the projection of `source` onto this table's key fields (a subset of the
+   * source's): every source flow is added to the flow of its projected key — packets and bytes
+   * summed, first seen the minimum, last seen the maximum, and the epoch of the last change the
+   * latest of its source flows'. Exact, because all four are decomposable; used for a derived task
+   * (task-plan.ts), which then costs one pass over the source's flows per snapshot instead of a
+   * hash lookup per packet.
+   */
+  rebuildFrom(source: ExactFlowTable): void {
+    this.clear();
+    this.#baseSeconds = source.#baseSeconds;
+    this.#epoch = source.#epoch;
+    const from = source.spec;
+    const to = this.spec;
+    const sourceWords = source.#words;
+    const sourceDoubles = source.#doubles;
+    const sourceStride = source.#stride;
+    const sourceCounters = source.#counterAt;
+    const sourceEpochWord = source.#epochWord;
+    const key = this.#probe;
+    const kw = this.#keyWords;
+    const epochWord = this.#epochWord;
+    for (let e = 0; e < source.#count; e++) {
+      const w = e * sourceStride * 2;
+      let k = 0;
+      if (to.hasSrcIP) for (let i = 0; i < 4; i++) key[k++] = sourceWords[w + i]!;
+      if (to.hasDstIP) for (let i = 0; i < 4; i++) key[k++] = sourceWords[w + from.dstAt + i]!;
+      if (to.hasSrcPort || to.hasDstPort) {
+        const ports = sourceWords[w + from.portsAt]!;
+        key[k++] = ((to.hasSrcPort ? ports & 0xffff0000 : 0) | (to.hasDstPort ? ports & 0xffff : 0)) >>> 0;
+      }
+      const meta = sourceWords[w + from.metaAt]!;
+      key[k] = ((to.hasSrcIP || to.hasDstIP ? meta & 0xff00 : 0) | (to.hasProtocol ? meta & 0xff : 0)) >>> 0;
+      const hash = murmur3Words(key, 0, kw, this.#seed);
+      let entry = this.#find(hash, key, 0);
+      const s = e * sourceStride + sourceCounters;
+      const changed = sourceWords[w + sourceEpochWord]!;
+      if (entry < 0) {
+        entry = this.#insert(hash, key, 0);
+        const c = entry * this.#stride + this.#counterAt;
+        this.#doubles[c] = sourceDoubles[s]!;
+        this.#doubles[c + 1] = sourceDoubles[s + 1]!;
+        this.#doubles[c + 2] = sourceDoubles[s + 2]!;
+        this.#doubles[c + 3] = sourceDoubles[s + 3]!;
+        this.#words[entry * this.#stride * 2 + epochWord] = changed;
+        continue;
+      }
+      const doubles = this.#doubles;
+      const c = entry * this.#stride + this.#counterAt;
+      doubles[c] = doubles[c]! + sourceDoubles[s]!;
+      doubles[c + 1] = doubles[c + 1]! + sourceDoubles[s + 1]!;
+      if (sourceDoubles[s + 2]! < doubles[c + 2]!) doubles[c + 2] = sourceDoubles[s + 2]!;
+      if (sourceDoubles[s + 3]! > doubles[c + 3]!) doubles[c + 3] = sourceDoubles[s + 3]!;
+      const at = entry * this.#stride * 2 + epochWord;
+      if (changed > this.#words[at]!) this.#words[at] = changed;
+    }
+  }
+
   /** Forget every flow (period reset); keeps the allocated capacity. */
   clear(): void {
     this.#slots.fill(0);

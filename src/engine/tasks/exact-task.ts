@@ -15,19 +15,52 @@ export interface ExactTaskParams {
   seed: number;
 }
 
+/** A task whose key fields are a subset of its source's: computed from the source's flows at each snapshot. */
+interface DerivedTask {
+  name: string;
+  table: ExactFlowTable;
+}
+
 export class ExactTask {
   readonly name: string;
   readonly spec: KeySpec;
   readonly partition: number;
   readonly partitions: number;
   #table: ExactFlowTable;
+  readonly #derived: DerivedTask[];
 
-  constructor(params: ExactTaskParams, partition = 0, partitions = 1) {
+  /** @param derived tasks to compute from this one's flows instead of from packets (see task-plan.ts) */
+  constructor(params: ExactTaskParams, partition = 0, partitions = 1, derived: readonly ExactTaskParams[] = []) {
     this.name = params.name;
     this.spec = new KeySpec(params.keyFields);
     this.partition = partition;
     this.partitions = partitions;
     this.#table = new ExactFlowTable(this.spec, params.seed);
+    this.#derived = derived.map((d) => ({ name: d.name, table: new ExactFlowTable(new KeySpec(d.keyFields), d.seed) }));
+  }
+
+  /** Names of the tasks derived from this one. */
+  get derivedNames(): string[] {
+    return this.#derived.map((d) => d.name);
+  }
+
+  /**
+   * Snapshots of the derived tasks that `wanted` accepts, rebuilt from this task's flows. Take them
+   * before this task's own snapshot, which closes the epoch they share.
+   */
+  derivedSnapshots(wanted: (name: string) => boolean, sinceEpoch = -1): ExactTaskSnapshot[] {
+    const out: ExactTaskSnapshot[] = [];
+    for (const derived of this.#derived) {
+      if (!wanted(derived.name)) continue;
+      derived.table.rebuildFrom(this.#table);
+      out.push({ kind: 'exact', name: derived.name, keyFields: [...derived.table.spec.fields], memoryBytes: derived.table.memoryBytes(), flows: derived.table.toColumns(sinceEpoch) });
+    }
+    return out;
+  }
+
+  /** Flows and memory of the derived tasks as of their last snapshot. */
+  derivedStats(): { name: string; flows: number; memoryBytes: number }[] {
+    return this.#derived.map((d) => ({ name: d.name, flows: d.table.size, memoryBytes: d.table.memoryBytes() }));
   }
 
   get flowCount(): number {
@@ -40,6 +73,7 @@ export class ExactTask {
 
   reset(): void {
     this.#table.clear();
+    for (const derived of this.#derived) derived.table.clear();
   }
 
   memoryBytes(): number {
