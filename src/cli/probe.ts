@@ -5,6 +5,9 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { DurationSyntaxError, parseDuration } from '../config/duration.js';
+import type { NetSpectraConfig } from '../config/schema.js';
+import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, PacketPersistence, type PersistenceFormat } from '../capture/persistence/index.js';
 import { LiveCapture } from '../capture/live-capture.js';
 import { openCaptureFile } from '../capture/file-source.js';
 import { NatsConnection } from '../bus/nats-connection.js';
@@ -43,15 +46,32 @@ Publishing:
   --subject S        subject (default: probe.subject, gons.packets.raw)
   --config FILE      configuration in the original's schema
 
+Persistence (a local copy of the published packets, beside publishing):
+  --persist DIR      write the packets to files in DIR (default: off, or on in
+                     probe.persistence.path when probe.persistence.enabled is true)
+  --persist-format F pcap (original frames, ns timestamps), pcapng, or jsonl (one JSON
+                     object per packet); default from probe.persistence.encoding:
+                     pcap -> pcap, text and gob -> jsonl
+  --persist-max-bytes N
+                     start a new file before one exceeds N bytes (K, M, G suffixes are
+                     KiB, MiB, GiB; 0: no limit; default 256M)
+  --persist-rotate D start a new file at every multiple of D of packet time, e.g. 1h
+                     or 15m (default: no time rotation)
+                     Files are DIR/probe-<UTC of first packet>-w<worker>-<sequence>.<ext>,
+                     one series per probe.persistence.num_workers writer; a full queue
+                     (probe.persistence.channel_buffer_size packets) drops and counts.
+
 Subscribe mode:
   --mode sub         print arriving packets (both formats; --partition P to pick one
                      partition's subject, default: <subject> and <subject>.*)
   --count N          stop after N packets
 
-The original's flags -mode and -iface work too. A summary (packets, messages, drops) goes to
-stderr when the probe stops (end of the files, or SIGINT/SIGTERM).
+The original's flags -mode and -iface work too. A summary (packets, messages, drops, files
+persisted and packets dropped by the persistence queue) goes to stderr when the probe stops (end
+of the files, or SIGINT/SIGTERM).
 
-Exit status: 0 success; 1 a capture was damaged or NATS failed; 2 usage or configuration error.
+Exit status: 0 success; 1 a capture was damaged, NATS failed or persistence could not write;
+2 usage or configuration error.
 `;
 
 /** Go-style single-dash long flags of the original (`-mode sub`, `-iface eth0`) → `--mode sub`. */
@@ -82,6 +102,10 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
         nats: { type: 'string' },
         subject: { type: 'string' },
         config: { type: 'string' },
+        persist: { type: 'string' },
+        'persist-format': { type: 'string' },
+        'persist-max-bytes': { type: 'string' },
+        'persist-rotate': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -96,7 +120,10 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const url = values.nats ?? config.probe.natsUrl;
     const subject = values.subject ?? config.probe.subject;
+    const persistFlags = ['persist', 'persist-format', 'persist-max-bytes', 'persist-rotate'] as const;
+    const persistFlagGiven = persistFlags.find((flag) => values[flag] !== undefined);
     if (values.mode === 'sub') {
+      if (persistFlagGiven !== undefined) throw usageError(`--${persistFlagGiven} applies to publish mode only`);
       return await subscribe(io, url, subject, values.partition === undefined ? undefined : integer('--partition', values.partition, 0, 255), values.count === undefined ? Infinity : integer('--count', values.count, 1, Number.MAX_SAFE_INTEGER));
     }
     if (values.mode !== 'pub') throw usageError(`--mode expects pub or sub, got "${values.mode}"`);
@@ -116,6 +143,7 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
       filter: values.filter,
       snaplen: values.snaplen === undefined ? undefined : integer('--snaplen', values.snaplen, 64, 262_144),
       pace,
+      persist: persistencePlan(config, values.persist, values['persist-format'], values['persist-max-bytes'], values['persist-rotate'], persistFlagGiven),
     });
   } catch (error) {
     return reportError(io, error);
@@ -134,6 +162,65 @@ interface PublishPlan {
   filter: string | undefined;
   snaplen: number | undefined;
   pace: Pace;
+  persist: PersistPlan | undefined;
+}
+
+interface PersistPlan {
+  directory: string;
+  format: PersistenceFormat;
+  workers: number;
+  queuePackets: number;
+  maxFileBytes: number;
+  rotateMs: number;
+}
+
+/** Persistence from the config and the flags: on with `--persist DIR` or `probe.persistence.enabled`. */
+function persistencePlan(
+  config: NetSpectraConfig,
+  directory: string | undefined,
+  format: string | undefined,
+  maxBytes: string | undefined,
+  rotate: string | undefined,
+  flagGiven: string | undefined,
+): PersistPlan | undefined {
+  const persistence = config.probe.persistence;
+  if (directory === undefined && !persistence.enabled) {
+    if (flagGiven !== undefined) throw usageError(`--${flagGiven} needs --persist DIR (or probe.persistence.enabled: true in the config)`);
+    return undefined;
+  }
+  if (format !== undefined && !(PERSISTENCE_FORMATS as readonly string[]).includes(format)) {
+    throw usageError(`--persist-format expects ${PERSISTENCE_FORMATS.join(', ')}, got "${format}"`);
+  }
+  let rotateMs = 0;
+  if (rotate !== undefined) {
+    try {
+      rotateMs = parseDuration(rotate);
+    } catch (error) {
+      if (error instanceof DurationSyntaxError) throw usageError(`--persist-rotate: ${error.message}`);
+      throw error;
+    }
+    if (!(rotateMs >= 1000)) throw usageError(`--persist-rotate expects a duration of at least 1s, got "${rotate}"`);
+  }
+  return {
+    directory: directory ?? persistence.path,
+    // The original's `text` and `gob` encodings are both JSON lines here (docs/configuration.md).
+    format: (format as PersistenceFormat | undefined) ?? (persistence.encoding === 'pcap' ? 'pcap' : 'jsonl'),
+    workers: persistence.numWorkers,
+    queuePackets: persistence.channelBufferSize,
+    maxFileBytes: maxBytes === undefined ? DEFAULT_PERSISTENCE_OPTIONS.maxFileBytes : byteSize('--persist-max-bytes', maxBytes),
+    rotateMs,
+  };
+}
+
+/** `65536`, `64K`, `256M`, `1G` (binary units, an optional `iB`/`B`), or `0`. */
+function byteSize(flag: string, text: string): number {
+  const match = /^(\d+)\s*(?:([KMGT])(?:i?B)?)?$/i.exec(text.trim());
+  const unit = match?.[2]?.toUpperCase();
+  const value = match === null ? Number.NaN : Number(match[1]) * (unit === undefined ? 1 : 1024 ** ('KMGT'.indexOf(unit) + 1));
+  if (!Number.isSafeInteger(value) || (value !== 0 && value < 65_536)) {
+    throw usageError(`${flag} expects 0 or a size of at least 64K, e.g. 256M or 1G, got "${text}"`);
+  }
+  return value;
 }
 
 async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
@@ -141,6 +228,24 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
   await connection.start();
   const publisher = new PacketPublisher(connection, { subject: plan.subject, format: plan.format, partitions: plan.partitions });
   const pool = new BatchPool();
+  let status = 0;
+  let persistence: PacketPersistence | undefined;
+  if (plan.persist !== undefined) {
+    persistence = new PacketPersistence({
+      ...plan.persist,
+      // Reported as it happens: a live probe may run for days after its disk filled up.
+      onError: (error) => {
+        status = reportError(io, error);
+      },
+    });
+    try {
+      await persistence.start();
+    } catch (error) {
+      // Capture and publishing are worth more than the local copy: go on without it.
+      status = reportError(io, error);
+      persistence = undefined;
+    }
+  }
   let live: LiveCapture | undefined;
   let stopping = false;
   const onSignal = (): void => {
@@ -152,7 +257,6 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
   // live traffic: partly filled messages go out at least every 100 ms
   const flusher = setInterval(() => publisher.flush(), 100);
   flusher.unref();
-  let status = 0;
   let frames = 0;
   const started = performance.now();
   try {
@@ -160,18 +264,30 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
       plan.iface !== undefined
         ? [{ name: plan.iface, chunks: (live = new LiveCapture({ iface: plan.iface, filter: plan.filter, snaplen: plan.snaplen })).chunks() }]
         : plan.files.map((path) => ({ name: basename(path), chunks: openCaptureFile(path) }));
-    const pacer = new Pacer(plan.iface !== undefined ? { kind: 'max' } : plan.pace);
+    const isLive = plan.iface !== undefined;
+    const pacer = new Pacer(isLive ? { kind: 'max' } : plan.pace);
     for (const source of sources) {
       if (stopping) break;
-      const decoder = new CaptureDecoder({ name: source.name, pool });
+      // Live: a batch per pipe read, not per 16,384 packets; and what tcpdump hands over after the
+      // stop signal is still published, as its stream ends on its own. A replay stops at once.
+      const decoder = new CaptureDecoder({ name: source.name, pool, keepFrames: persistence?.needsFrames === true, yieldPartialBatches: isLive });
       for await (const batch of decoder.decode(source.chunks)) {
-        for (let start = 0; start < batch.count && !stopping; ) {
+        for (let start = 0; start < batch.count && (isLive || !stopping); ) {
           const end = await pacer.due(batch, start);
           publisher.publish(batch, start, end);
+          if (persistence !== undefined) {
+            if (isLive) {
+              // Live: never wait for the disk; a full queue drops and counts.
+              persistence.offer(batch, start, end, decoder.frames);
+            } else {
+              // Replay: waiting loses nothing, so the replay runs at the disk's pace rather than drop.
+              await persistence.offerWithoutDropping(batch, start, end, decoder.frames);
+            }
+          }
           start = end;
         }
         pool.release(batch);
-        if (stopping) break;
+        if (stopping && !isLive) break;
       }
       frames += decoder.stats.frames;
       if (decoder.error !== undefined) {
@@ -186,6 +302,8 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await live?.stop();
+    // Writes what is still queued, then flushes and closes every file.
+    await persistence?.stop();
     await connection.stop();
   }
   const seconds = (performance.now() - started) / 1000;
@@ -193,9 +311,17 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
   const drops = live === undefined ? '' : `, kernel drops ${live.stats.droppedByKernel}`;
   io.stderr.write(
     `netspectra probe: ${frames} frames read, ${stats.packets} IP packets published in ${stats.messages} messages (${stats.bytes} bytes) in ${seconds.toFixed(2)} s` +
-      ` (${Math.round(stats.packets / Math.max(seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}\n`,
+      ` (${Math.round(stats.packets / Math.max(seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}` +
+      `${persistence === undefined ? '' : persistenceSummary(persistence)}\n`,
   );
   return status;
+}
+
+function persistenceSummary(persistence: PacketPersistence): string {
+  const stats = persistence.stats;
+  const notWritten = stats.lost > 0 ? `, ${stats.lost} not written after a disk error` : '';
+  const unrepresentable = stats.unrepresentable > 0 ? `, ${stats.unrepresentable} with timestamps ${persistence.format} cannot hold` : '';
+  return `; persisted ${stats.written} packets (${stats.bytesWritten} bytes) to ${stats.files} ${persistence.format} files in ${persistence.directory}, ${stats.dropped} dropped by the full persistence queue${notWritten}${unrepresentable}`;
 }
 
 /**

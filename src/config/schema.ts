@@ -121,12 +121,14 @@ export interface PersistenceConfig {
    */
   numWorkers: number;
   /**
-   * Packets queued for the writers before the probe applies back-pressure (YAML `channel_buffer_size`).
+   * Packets waiting for the writers at most (YAML `channel_buffer_size`). Capturing live, packets
+   * beyond it are dropped and counted, never blocking the capture; replaying files, the probe waits.
    * @default 10000
    */
   channelBufferSize: number;
   /**
-   * File format (YAML `encoding`).
+   * File format (YAML `encoding`): `pcap` writes the original frames; `text` and `gob` both write
+   * JSON lines, one object per packet.
    * @default "pcap"
    */
   encoding: PersistenceEncoding;

@@ -9,6 +9,7 @@
 import type { NetSpectraError } from '../model/errors.js';
 import type { BatchPool, PacketBatch } from '../model/packet.js';
 import type { CaptureFormatReader } from './capture-format.js';
+import { CapturedFrames } from './captured-frames.js';
 import { captureError } from './capture-format.js';
 import type { DecodeStats } from './decode-stats.js';
 import { emptyDecodeStats } from './decode-stats.js';
@@ -27,6 +28,19 @@ export interface CaptureDecoderOptions {
   name: string;
   /** Where batches come from; the consumer releases each batch it received back to it. */
   pool: BatchPool;
+  /**
+   * Also keep the original bytes of each batch's frames ({@link CaptureDecoder.frames}), for a
+   * consumer that writes them out again (the probe's pcap persistence).
+   * @default false
+   */
+  keepFrames?: boolean;
+  /**
+   * Hand out the batch at the end of every input chunk, even partly filled, instead of only full
+   * ones: for live capture, where packets must not wait for thousands of others (tcpdump delivers
+   * a chunk per pipe read).
+   * @default false
+   */
+  yieldPartialBatches?: boolean;
 }
 
 export class CaptureDecoder {
@@ -35,6 +49,8 @@ export class CaptureDecoder {
   error: NetSpectraError | undefined;
   readonly #name: string;
   readonly #pool: BatchPool;
+  readonly #keepFrames: boolean;
+  readonly #yieldPartialBatches: boolean;
   #frames: FrameDecoder | undefined;
   #reader: CaptureFormatReader | undefined;
   #carry = new Uint8Array(0);
@@ -46,6 +62,17 @@ export class CaptureDecoder {
   constructor(options: CaptureDecoderOptions) {
     this.#name = options.name;
     this.#pool = options.pool;
+    this.#keepFrames = options.keepFrames ?? false;
+    this.#yieldPartialBatches = options.yieldPartialBatches ?? false;
+  }
+
+  /**
+   * With `keepFrames`: the original frames of the batch `decode()` yielded last, slot for slot.
+   * Valid until the consumer asks for the next batch (the arena is then reused); undefined
+   * without `keepFrames` or before the first batch.
+   */
+  get frames(): CapturedFrames | undefined {
+    return this.#frames?.captured;
   }
 
   /**
@@ -56,7 +83,8 @@ export class CaptureDecoder {
   async *decode(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<PacketBatch, void, undefined> {
     if (this.#started) throw new Error('CaptureDecoder.decode() may be called once per decoder');
     this.#started = true;
-    const frames = new FrameDecoder(this.#pool.acquire());
+    const firstBatch = this.#pool.acquire();
+    const frames = new FrameDecoder(firstBatch, this.#keepFrames ? new CapturedFrames(firstBatch.capacity) : undefined);
     this.#frames = frames;
     let handedOut = false;
     try {
@@ -69,12 +97,21 @@ export class CaptureDecoder {
             handedOut = true;
             yield frames.batch;
             frames.batch = this.#pool.acquire();
+            frames.captured?.clear();
             handedOut = false;
             continue;
           }
           break;
         }
         if (this.error !== undefined) break;
+        if (this.#yieldPartialBatches && frames.batch.count > 0) {
+          frames.writeStats(this.stats);
+          handedOut = true;
+          yield frames.batch;
+          frames.batch = this.#pool.acquire();
+          frames.captured?.clear();
+          handedOut = false;
+        }
       }
       if (this.error === undefined) this.#finish();
       frames.writeStats(this.stats);

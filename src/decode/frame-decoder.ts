@@ -4,6 +4,7 @@
  * DecodeStats object) so the hot path only touches numbers; writeStats() publishes them.
  */
 import type { PacketBatch } from '../model/packet.js';
+import type { CapturedFrames } from './captured-frames.js';
 import type { DecodeStats } from './decode-stats.js';
 import { MALFORMED_REASON_NAMES } from './decode-stats.js';
 import { decodeIp } from './ip-decoder.js';
@@ -12,6 +13,11 @@ import { IPV4_ENTRY, LinkLayerDecoder, LinkType, UNSUPPORTED_LINK_TYPE } from '.
 export class FrameDecoder {
   /** The batch being filled; the owner swaps it when full. */
   batch: PacketBatch;
+  /**
+   * When set, the original bytes of every IP frame put in the batch, slot for slot; the owner
+   * clears it when it swaps the batch.
+   */
+  captured: CapturedFrames | undefined;
   frames = 0;
   bytes = 0;
   capturedBytes = 0;
@@ -29,8 +35,9 @@ export class FrameDecoder {
   readonly #unsupportedLinkTypes = new Map<number, number>();
   readonly #link = new LinkLayerDecoder(this.malformed);
 
-  constructor(batch: PacketBatch) {
+  constructor(batch: PacketBatch, captured?: CapturedFrames) {
     this.batch = batch;
+    this.captured = captured;
   }
 
   get hasTimestamps(): boolean {
@@ -75,6 +82,7 @@ export class FrameDecoder {
       family = decodeIp(bytes, network, link.networkEnd, link.networkEntry, batch, slot, this.malformed);
     }
     if (family === 0) return;
+    if (this.captured !== undefined) this.captured.add(bytes, start, capturedLength, linkType);
     batch.tsSeconds[slot] = seconds;
     batch.tsNanos[slot] = nanos;
     batch.wireLength[slot] = wireLength;

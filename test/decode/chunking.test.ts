@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CaptureDecoder } from '../../src/decode/index.js';
+import { BatchPool } from '../../src/model/packet.js';
 import type { DecodeResult } from './decode-helpers.js';
 import { SHARED_PCAPS, chunksOf, chunksOfSizes, decodeAll } from './decode-helpers.js';
 
@@ -33,3 +35,29 @@ for (const name of captures) {
     assert.deepEqual(comparable(await decodeAll(chunksOfSizes(bytes, [1, 3, 100, 65536, 2, 16, 17, 1000]), name)), whole, 'irregular chunks');
   });
 }
+
+test('yieldPartialBatches: a batch at the end of every chunk (live capture), the same packets and frames', async () => {
+  const bytes = new Uint8Array(readFileSync(join(SHARED_PCAPS, 'example.pcap')));
+  const whole = await decodeAll(chunksOf(bytes, bytes.length), 'example.pcap');
+  const pool = new BatchPool(1024);
+  const decoder = new CaptureDecoder({ name: 'example.pcap', pool, yieldPartialBatches: true, keepFrames: true });
+  const chunkSize = 10_000;
+  let batches = 0;
+  let packets = 0;
+  for await (const batch of decoder.decode(chunksOf(bytes, chunkSize))) {
+    batches++;
+    assert.equal(decoder.frames?.count, batch.count);
+    for (let i = 0; i < batch.count; i++) {
+      const expected = whole.packets[packets + i]!;
+      assert.equal(batch.wireLength[i], expected.wireLength);
+      assert.equal(batch.tsNanos[i], expected.nanos);
+    }
+    packets += batch.count;
+    pool.release(batch);
+  }
+  assert.equal(packets, whole.packets.length);
+  assert.equal(packets, whole.stats.ipFrames);
+  // Every chunk that completes a record hands out what it has, far more often than full batches would.
+  assert.ok(batches >= Math.floor(bytes.length / chunkSize) - 1, `${batches} batches for ${Math.ceil(bytes.length / chunkSize)} chunks`);
+  assert.deepEqual(decoder.stats, whole.stats);
+});
