@@ -21,6 +21,12 @@ export interface NatsConnectionOptions {
   connectTimeoutMs?: number;
   /** Delay between reconnect attempts, ms. @default 250 */
   reconnectWaitMs?: number;
+  /**
+   * Longest `stop()` waits for the drain (delivering what is in flight) before closing outright,
+   * ms: a drain needs the server, and while it is away it would wait for the next reconnect.
+   * @default 5000
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface NatsConnectionStats {
@@ -127,7 +133,7 @@ export class NatsConnection {
     if (connection === undefined) return;
     this.#connection = undefined;
     try {
-      if (!connection.isClosed()) await connection.drain();
+      if (!connection.isClosed()) await withDeadline(connection.drain(), this.#options.drainTimeoutMs ?? 5000);
     } catch {
       await connection.close();
     }
@@ -138,4 +144,13 @@ export class NatsConnection {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** `promise`, or a rejection once `ms` have passed (the promise itself runs on). */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

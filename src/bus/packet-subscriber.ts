@@ -84,10 +84,34 @@ export class PacketSubscriber {
     await this.#connection.flush();
   }
 
-  /** Stop listening; `batches()` hands over what it holds and ends. */
+  /**
+   * Stop listening gracefully: unsubscribe and wait until the server has delivered everything it
+   * sent before the unsubscription (a round trip), then stop. While the server is away that round
+   * trip cannot happen: after `timeoutMs` it stops anyway. `batches()` then hands over what it
+   * holds and ends.
+   */
+  async drain(timeoutMs = 2000): Promise<void> {
+    const subscriptions = this.#subscriptions;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(subscriptions.map((subscription) => subscription.drain())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+    } catch {
+      // the connection is closed already: nothing more can arrive
+    } finally {
+      clearTimeout(timer);
+    }
+    this.stop();
+  }
+
+  /** Stop listening at once; `batches()` hands over what it holds and ends. */
   stop(): void {
     this.#closed = true;
-    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    for (const subscription of this.#subscriptions) if (!subscription.isClosed()) subscription.unsubscribe();
     this.#subscriptions = [];
     this.#wake?.();
   }

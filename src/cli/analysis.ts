@@ -5,19 +5,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { DEFAULT_DUCKDB_PATH, DEFAULT_FILE_WRITER_ROOT } from '../config/defaults.js';
-import type { NetSpectraConfig, WriterConfig } from '../config/schema.js';
+import type { NetSpectraConfig } from '../config/schema.js';
 import { openCaptureFile } from '../capture/file-source.js';
 import { CaptureDecoder, emptyDecodeStats, mergeDecodeStats, type DecodeStats } from '../decode/index.js';
 import { Engine, type TaskStats } from '../engine/engine.js';
-import { Manager, type ScheduledWriter, type TaskGroup } from '../engine/manager.js';
+import { Manager } from '../engine/manager.js';
 import { RunAccumulator } from '../engine/run-accumulator.js';
 import type { EngineTasks } from '../engine/task-plan.js';
 import { isNetSpectraError, type NetSpectraError } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
-import { ThreadedWriter } from '../store/threaded-writer.js';
-import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
+import { buildWriterSet, startAll, stopAll } from './writers.js';
 
 export interface AnalysisOptions {
   files: readonly string[];
@@ -78,53 +76,16 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   const workers = options.workers ?? config.aggregator.numWorkers;
   const engine = new Engine({ tasks, workers });
 
-  // One store instance per file, shared by the groups whose writers name it.
-  const stores = new Map<string, SnapshotWriter>();
-  let storePath: string | undefined;
-  const writerFor = (writer: WriterConfig): SnapshotWriter | undefined => {
-    switch (writer.type) {
-      case 'duckdb': {
-        if (options.store === null) return undefined;
-        const path = options.store ?? writer.path ?? DEFAULT_DUCKDB_PATH;
-        storePath = path;
-        const key = `duckdb:${path}`;
-        let store = stores.get(key);
-        if (store === undefined) {
-          store = new ThreadedWriter({ kind: 'duckdb', options: { path, runId, inputs: options.files.map((f) => basename(f)), tool: 'analyze' } });
-          stores.set(key, store);
-        }
-        return store;
-      }
-      case 'gob':
-        return new JsonLinesFlowWriter(writer.rootPath ?? DEFAULT_FILE_WRITER_ROOT);
-      case 'text':
-        return new TextSketchWriter(writer.rootPath ?? DEFAULT_FILE_WRITER_ROOT);
-      case 'clickhouse':
-        options.onWarning?.('a clickhouse writer is configured but `analyze` writes only to the embedded store and files; it was skipped');
-        return undefined;
-    }
-  };
-  const groupOf = (name: 'exact' | 'sketch', writers: readonly WriterConfig[], taskNames: string[]): TaskGroup => ({
-    name,
-    taskNames,
-    writers: writers
-      .filter((w) => w.enabled)
-      .map((w): ScheduledWriter | undefined => {
-        const writer = writerFor(w);
-        return writer === undefined ? undefined : { writer, intervalMs: w.snapshotIntervalMs };
-      })
-      .filter((w): w is ScheduledWriter => w !== undefined),
+  const { groups, writers: allWriters, storePath } = buildWriterSet({
+    config,
+    tasks,
+    runId,
+    store: options.store,
+    inputs: options.files.map((f) => basename(f)),
+    tool: 'analyze',
+    clickhouse: 'skip',
+    onWarning: options.onWarning,
   });
-  const groups: TaskGroup[] = [];
-  if (tasks.exact.length > 0) groups.push(groupOf('exact', config.aggregator.exact.writers, tasks.exact.map((t) => t.name)));
-  if (tasks.sketch.length > 0) groups.push(groupOf('sketch', config.aggregator.sketch.writers, tasks.sketch.map((t) => t.name)));
-  // --store given but the config has no duckdb writer: still store, snapshotting at the end only.
-  if (options.store != null && stores.size === 0) {
-    const store = writerFor({ type: 'duckdb', enabled: true, snapshotIntervalMs: config.aggregator.periodMs, path: options.store });
-    if (store !== undefined) for (const group of groups) (group.writers as ScheduledWriter[]).push({ writer: store, intervalMs: config.aggregator.periodMs });
-  }
-
-  const allWriters = [...new Set(groups.flatMap((g) => g.writers.map((w) => w.writer)))];
   let snapshotsTaken = 0;
   const periods = new RunAccumulator();
   const manager = new Manager({
@@ -138,19 +99,10 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   const totals = emptyDecodeStats();
   let finals: GroupSnapshot[] = [];
   let taskStats: TaskStats[] = [];
-  const startedWriters: SnapshotWriter[] = [];
+  let startedWriters: SnapshotWriter[] = [];
   try {
-    // Writers (the store loads DuckDB on its own thread) and engine workers start side by side;
-    // every start is settled before a failure is thrown, so nothing is left running.
-    const starts = await Promise.allSettled([
-      engine.start(),
-      ...allWriters.map(async (writer) => {
-        await writer.start();
-        startedWriters.push(writer);
-      }),
-    ]);
-    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    // Writers (the store loads DuckDB on its own thread) and engine workers start side by side.
+    startedWriters = await startAll(allWriters, [engine.start()]);
     const sizes = await Promise.all(options.files.map(async (f) => (await stat(f).catch(() => undefined))?.size ?? 0));
     const bytesTotal = sizes.reduce((a, b) => a + b, 0);
     let bytesBefore = 0;
@@ -181,7 +133,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     taskStats = await engine.stats();
   } finally {
     await engine.stop();
-    for (const writer of startedWriters) await writer.stop();
+    await stopAll(startedWriters);
   }
   return {
     files,

@@ -2,6 +2,7 @@
 /** `netspectra <command>`: the command-line entry point. */
 import { readFileSync } from 'node:fs';
 import { runAnalyze } from './analyze.js';
+import { runEngine } from './engine.js';
 import { runGenPcap } from './gen-pcap.js';
 import { runProbe } from './probe.js';
 import { processIo, reportError, usageError, type CliIo } from './io.js';
@@ -13,6 +14,8 @@ Commands:
                          (alias: pcap-analyzer)
   gen-pcap               write a synthetic capture with its ground truth
   probe                  publish live or replayed packets on NATS, or print them (alias: ns-probe)
+  engine                 count the packets probes publish on NATS, snapshots to the writers;
+                         several engines share the traffic by partition (alias: ns-engine)
   help [command]         show help
   version                print the version
 
@@ -23,6 +26,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   analyze: runAnalyze,
   'gen-pcap': (argv) => runGenPcap(argv),
   probe: runProbe,
+  engine: runEngine,
 };
 
 function version(): string {

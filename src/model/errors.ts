@@ -9,6 +9,7 @@ export const ErrorCodes = {
   NS_ERR_CAPTURE_LIVE: 'live capture could not start (interface, permission, filter or tcpdump missing)',
   NS_ERR_CAPTURE_FORMAT: 'the input is not a pcap, pcapng or gzip-compressed capture',
   NS_ERR_CAPTURE_GZIP: 'the gzip stream of a compressed capture is damaged',
+  NS_ERR_PERSIST_WRITE: "the probe's persistence folder or one of its files could not be written (persistence stops, capture goes on)",
   NS_ERR_PCAP_BAD_HEADER: 'the pcap file header is invalid (version, snaplen)',
   NS_ERR_PCAP_TRUNCATED: 'the capture ends inside a record header or record data',
   NS_ERR_PCAP_RECORD_TOO_LARGE: 'a record declares a captured length larger than the limit',
@@ -40,6 +41,9 @@ export const ErrorCodes = {
   NS_ERR_WIRE_UNREPRESENTABLE: 'a packet cannot be encoded in the wire format (timestamp or family out of range)',
   // Message bus
   NS_ERR_NATS_CONNECT: 'the NATS server could not be reached',
+  NS_ERR_NATS_JETSTREAM: 'a feature needing JetStream (leader election) could not use it on the NATS server',
+  // Network endpoints
+  NS_ERR_LISTEN: 'a listen address could not be bound (in use, not local, or not permitted)',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -13,6 +13,8 @@ export interface SnapshotWriter {
    * flow at every interval.
    */
   readonly acceptsDeltas?: boolean;
+  /** Rows written since start, for writers that count them (metrics). */
+  readonly rowsWritten?: number;
   start(): Promise<void>;
   write(snapshot: GroupSnapshot): Promise<void>;
   stop(): Promise<void>;
