@@ -10,6 +10,7 @@ import type { ScheduledWriter, TaskGroup } from '../engine/manager.js';
 import type { EngineTasks } from '../engine/task-plan.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import { ClickHouseStore } from '../store/clickhouse-store.js';
+import { SpoolingWriter } from '../store/spooling-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
 import { ThreadedWriter } from '../store/threaded-writer.js';
 
@@ -81,7 +82,16 @@ export function buildWriterSet(options: WriterSetOptions): WriterSet {
         const connection: ClickHouseConfig = writer.clickhouse!;
         // one client per server, database and user, shared by the groups
         const key = `clickhouse:${connection.cloud ? 's' : ''}${connection.host}:${connection.port}/${connection.database}/${connection.username}`;
-        return shared(key, () => new ClickHouseStore({ connection, runId: options.runId, engineId: clickhouse.engineId }));
+        // Snapshots wait in a local spool while the server is unreachable (also at start), one
+        // spool folder per engine so engines sharing a disk never send each other's snapshots.
+        return shared(
+          key,
+          () =>
+            new SpoolingWriter(new ClickHouseStore({ connection, runId: options.runId, engineId: clickhouse.engineId }), {
+              directory: join(connection.spoolPath, safeFolderName(clickhouse.engineId)),
+              maxBytes: connection.spoolMaxBytes,
+            }),
+        );
       }
     }
   };
@@ -141,4 +151,10 @@ export async function stopAll(writers: readonly SnapshotWriter[]): Promise<void>
     }
   }
   if (first !== undefined) throw first;
+}
+
+/** An engine id as one folder name: anything but letters, digits, `.`, `_` and `-` becomes `_`. */
+function safeFolderName(id: string): string {
+  const name = id.replace(/[^A-Za-z0-9._-]/g, '_');
+  return name === '' || name === '.' || name === '..' ? '_' : name;
 }

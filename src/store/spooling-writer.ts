@@ -64,6 +64,7 @@ export class SpoolingWriter implements SnapshotWriter {
   #timer: NodeJS.Timeout | undefined;
   #backoff = 0;
   #stopped = false;
+  #writes: Promise<void> = Promise.resolve();
   readonly #stats: SpoolStats = { queued: 0, queuedBytes: 0, spooled: 0, replayed: 0, refused: 0, reachable: false };
   /** The last retryable error, for health reports. */
   lastError: NetSpectraError | undefined;
@@ -98,7 +99,17 @@ export class SpoolingWriter implements SnapshotWriter {
     if (this.#files.length > 0 || !this.#innerStarted) this.#scheduleDrain(0);
   }
 
-  async write(snapshot: GroupSnapshot): Promise<void> {
+  /**
+   * Writes run one at a time, in call order, even when two task groups share this writer: the
+   * decision "write through or spool" must see the spool as the previous write left it.
+   */
+  write(snapshot: GroupSnapshot): Promise<void> {
+    const run = this.#writes.then(() => this.#write(snapshot));
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #write(snapshot: GroupSnapshot): Promise<void> {
     if (this.#files.length === 0 && this.#innerStarted && this.#draining === undefined) {
       try {
         await this.#inner.write(snapshot);
@@ -114,6 +125,7 @@ export class SpoolingWriter implements SnapshotWriter {
 
   /** Stop retrying; what is still spooled stays on disk for the next start. */
   async stop(): Promise<void> {
+    await this.#writes;
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#draining;
