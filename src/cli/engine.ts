@@ -25,11 +25,11 @@ partition without counting anything twice (docs/pipeline.md).
 Input:
   --nats URL             NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
   --subject S            subject (default: probe.subject, gons.packets.raw)
-  --format F             batch (default): the partitioned packet batches of \`probe --format
+  --format F             batch (default: probe.format): the partitioned packets of \`probe --format
                          batch\` on <subject>.<partition>; packet-info: the original's one
                          Thrift PacketInfo per message on <subject>
-  --partitions P         partitions the probes publish (default 16, must equal the probes'
-                         --partitions; 1..${MAX_PARTITIONS})
+  --partitions P         partitions the probes publish (default: probe.partitions, 16; must
+                         equal the probes'; 1..${MAX_PARTITIONS})
 
 Sharing the traffic between engines:
   --engines N --index I  this is engine I of N (0-based): it owns the partitions p with
@@ -80,8 +80,8 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
         config: { type: 'string' },
         nats: { type: 'string' },
         subject: { type: 'string' },
-        format: { type: 'string', default: 'batch' },
-        partitions: { type: 'string', default: '16' },
+        format: { type: 'string' },
+        partitions: { type: 'string' },
         engines: { type: 'string' },
         index: { type: 'string' },
         'partitions-owned': { type: 'string' },
@@ -122,8 +122,10 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
   process.on('SIGTERM', onSignal);
   let service: EngineService | undefined;
   try {
-    const format: EngineFormat = values.format === 'batch' || values.format === 'packet-info' ? values.format : invalid(`--format expects batch or packet-info, got "${values.format}"`);
-    const partitions = integer('--partitions', values.partitions, 1, MAX_PARTITIONS);
+    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+    const formatName = values.format ?? config.probe.format;
+    const format: EngineFormat = formatName === 'batch' || formatName === 'packet-info' ? formatName : invalid(`--format expects batch or packet-info, got "${formatName}"`);
+    const partitions = values.partitions === undefined ? config.probe.partitions : integer('--partitions', values.partitions, 1, MAX_PARTITIONS);
     const ownership = ownershipOf(values, partitions);
     const engineId = values['engine-id'] ?? `${hostname()}-${values['partitions-owned'] === undefined ? (values.index ?? '0') : `p${ownership.toString()}`}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(engineId)) invalid(`--engine-id expects letters, digits, ".", "_" and "-" (at most 128), got "${engineId}"`);
@@ -139,7 +141,6 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
     }
     const workers = values.workers === undefined ? undefined : integer('--workers', values.workers, 0, 256);
 
-    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const natsUrl = values.nats ?? config.probe.natsUrl;
     const subject = values.subject ?? config.probe.subject;
     service = new EngineService({

@@ -37,11 +37,11 @@ Source (publish mode):
   --max              replay as fast as possible
 
 Publishing:
-  --format F         batch (default): many packets per message, partitioned by source
+  --format F         batch (default: probe.format): many packets per message, partitioned by source
                      address onto <subject>.<partition>, with sequence numbers for loss
                      counting; packet-info: the original's one Thrift PacketInfo per
                      message on <subject>, for the original's engines and tools
-  --partitions N     partitions of the batch format (default 16, 1..256)
+  --partitions N     partitions of the batch format (default: probe.partitions, 16; 1..256)
   --nats URL         NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
   --subject S        subject (default: probe.subject, gons.packets.raw)
   --config FILE      configuration in the original's schema
@@ -95,8 +95,8 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
         speed: { type: 'string' },
         rate: { type: 'string' },
         max: { type: 'boolean', default: false },
-        format: { type: 'string', default: 'batch' },
-        partitions: { type: 'string', default: '16' },
+        format: { type: 'string' },
+        partitions: { type: 'string' },
         partition: { type: 'string' },
         count: { type: 'string' },
         nats: { type: 'string' },
@@ -131,13 +131,14 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     if ((values.iface === undefined) === (files.length === 0)) throw usageError(`give either --iface NAME or --file CAPTURE\n\n${PROBE_HELP}`);
     const paces = [values.speed !== undefined, values.rate !== undefined, values.max].filter(Boolean).length;
     if (paces > 1) throw usageError('--speed, --rate and --max cannot be combined');
-    const format: PublishFormat = values.format === 'batch' ? 'packet-batch' : values.format === 'packet-info' ? 'packet-info' : (() => { throw usageError(`--format expects batch or packet-info, got "${values.format}"`); })();
+    const formatName = values.format ?? config.probe.format;
+    const format: PublishFormat = formatName === 'batch' ? 'packet-batch' : formatName === 'packet-info' ? 'packet-info' : (() => { throw usageError(`--format expects batch or packet-info, got "${formatName}"`); })();
     const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', pps: number('--rate', values.rate) } : { kind: 'speed', factor: values.speed === undefined ? 1 : number('--speed', values.speed) };
     return await publish(io, {
       url,
       subject,
       format,
-      partitions: integer('--partitions', values.partitions, 1, 256),
+      partitions: values.partitions === undefined ? config.probe.partitions : integer('--partitions', values.partitions, 1, 256),
       files,
       iface: values.iface,
       filter: values.filter,

@@ -126,6 +126,8 @@ export const DEFAULT_CONFIG: NetSpectraConfig = deepFreeze({
   probe: {
     natsUrl: 'nats://127.0.0.1:4222',
     subject: 'gons.packets.raw',
+    format: 'batch',
+    partitions: 16,
     persistence: { enabled: false, path: 'probe-packets', numWorkers: 4, channelBufferSize: 10_000, encoding: 'pcap' },
   },
   alerter: {

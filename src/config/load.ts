@@ -30,6 +30,7 @@ import {
   ALERT_OPERATORS,
   KEY_FIELDS,
   PERSISTENCE_ENCODINGS,
+  PROBE_FORMATS,
   WRITER_TYPES,
 } from './schema.js';
 import type {
@@ -555,7 +556,7 @@ function readConfig(ctx: Context, root: Raw | undefined): NetSpectraConfig {
   const top = new Section(ctx, '', { line: 1, col: 1 }, root, TOP_KEYS);
   const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr'], ['grpc_listen_addr']));
   const ai = readAi(top.child('ai', ['provider', 'api_key', 'model', 'base_url', 'rpc_listen_addr'], ['grpc_listen_addr']));
-  const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'persistence']));
+  const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'format', 'partitions', 'persistence']));
   const { alerter, rulePositions } = readAlerter(top.child('alerter', ['enabled', 'check_interval', 'ai_analysis', 'rules']));
   const smtp = readSmtp(top.child('smtp', ['host', 'port', 'username', 'password', 'from', 'to']));
   const aggregator = readAggregator(
@@ -609,6 +610,8 @@ function readProbe(section: Section): ProbeConfig {
   return {
     natsUrl: section.string('nats_url', defaults.natsUrl, { nonEmpty: true }),
     subject,
+    format: section.oneOf('format', PROBE_FORMATS, defaults.format),
+    partitions: section.integer('partitions', defaults.partitions, 1, 256),
     persistence: {
       enabled: persistence.boolean('enabled', defaults.persistence.enabled),
       path: persistence.string('path', defaults.persistence.path, { nonEmpty: true }),

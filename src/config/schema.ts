@@ -134,12 +134,27 @@ export interface PersistenceConfig {
   encoding: PersistenceEncoding;
 }
 
+export type ProbeFormat = 'batch' | 'packet-info';
+export const PROBE_FORMATS: readonly ProbeFormat[] = ['batch', 'packet-info'];
+
 export interface ProbeConfig {
   /**
    * NATS server the probe publishes to and the engine subscribes to (YAML `nats_url`).
    * @default "nats://127.0.0.1:4222"
    */
   natsUrl: string;
+  /**
+   * Payload format on NATS, the same for probes and engines (YAML `format`, new): `batch`, many
+   * packets per message partitioned by source address onto `<subject>.<partition>`; or
+   * `packet-info`, the original's one Thrift PacketInfo per message on `<subject>`.
+   * @default "batch"
+   */
+  format: ProbeFormat;
+  /**
+   * Partitions of the batch format, which probes and engines must agree on (YAML `partitions`, new).
+   * @default 16
+   */
+  partitions: number;
   /**
    * Subject carrying one Thrift-encoded PacketInfo per message (YAML `subject`).
    * @default "gons.packets.raw"

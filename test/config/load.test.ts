@@ -40,6 +40,8 @@ test("the original's latest config.yaml loads field by field", () => {
   assert.deepEqual(config.probe, {
     natsUrl: 'nats://nats_domain:4222',
     subject: 'gons.packets.raw',
+    format: 'batch',
+    partitions: 16,
     persistence: { enabled: false, path: 'test/publish', numWorkers: 4, channelBufferSize: 10000, encoding: 'pcap' },
   });
   assert.equal(config.alerter.enabled, true);
@@ -309,4 +311,14 @@ test('period is checked only against enabled writers of groups that run', () => 
   // Equal is fine.
   const equal = parseConfig('aggregator:\n  period: 60s\n', { env: {} });
   assert.equal(equal.aggregator.periodMs, 60_000);
+});
+
+test('probe.format and probe.partitions: read, and refused with the key named when wrong', () => {
+  const good = parseConfig('probe:\n  format: packet-info\n  partitions: 64\n', { env: {} });
+  assert.equal(good.probe.format, 'packet-info');
+  assert.equal(good.probe.partitions, 64);
+  const refused = (yaml: string, key: string): void =>
+    assert.throws(() => parseConfig(yaml, { env: {} }), (error: Error & { code?: string }) => error.code === 'NS_ERR_CONFIG_INVALID_VALUE' && error.message.includes(key));
+  refused('probe:\n  format: protobuf\n', 'probe.format');
+  refused('probe:\n  partitions: 300\n', 'probe.partitions');
 });
