@@ -83,8 +83,10 @@ export class SpoolingWriter implements SnapshotWriter {
   /** Open the spool (sending what a previous run left first) and the inner writer if it is reachable. */
   async start(): Promise<void> {
     this.#stopped = false;
-    await mkdir(this.#options.directory, { recursive: true });
-    const names = (await readdir(this.#options.directory)).filter((n) => n.endsWith(SUFFIX)).sort();
+    // the folder is made when the first snapshot is spooled, not before: most runs never need it
+    const names = (await readdir(this.#options.directory).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error))))
+      .filter((n) => n.endsWith(SUFFIX))
+      .sort();
     for (const name of names) this.#files.push({ name, bytes: (await stat(join(this.#options.directory, name))).size });
     const last = names.at(-1);
     if (last !== undefined) this.#nextSequence = Number.parseInt(last, 10) + 1;
@@ -126,6 +128,12 @@ export class SpoolingWriter implements SnapshotWriter {
   /** Stop retrying; what is still spooled stays on disk for the next start. */
   async stop(): Promise<void> {
     await this.#writes;
+    // one last attempt to send what is spooled (the final snapshot may be among it); if the server
+    // still does not answer, the files wait on disk for the next start
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#draining;
+    if (this.#files.length > 0) await this.#drainOnce();
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#draining;
@@ -168,6 +176,7 @@ export class SpoolingWriter implements SnapshotWriter {
         `${this.#inner.description} is unreachable and its spool ${this.#options.directory} is full (${used} of ${this.#options.maxBytes} bytes); the ${snapshot.group} snapshot of ${new Date(snapshot.time.seconds * 1000).toISOString()} was not kept`,
       );
     }
+    await mkdir(this.#options.directory, { recursive: true });
     const name = `${String(this.#nextSequence++).padStart(12, '0')}${SUFFIX}`;
     const path = join(this.#options.directory, name);
     const temporary = `${path}.tmp`;
