@@ -9,6 +9,8 @@
  * 3. Prints packets/s, the ratio of the median wall times, memory per exact flow (also at 1M
  *    flows), sketch memory, heavy-hitter and SuperSpread accuracy against the trace's truth, and
  *    checks that the exact totals equal the truth.
+ * 4. Runs the distributed pipeline benchmark (pipeline-bench.ts: probe → nats-server → engine in
+ *    both payload formats; three runs, one with --quick; skipped without nats-server).
  *
  *   node dist/bench/run.js [--runs N] [--quick]   (--quick: one run each, no 1M-flow check)
  */
@@ -181,3 +183,7 @@ console.log(`  memory per exact flow              ${exact5.bytesPerFlow} B (per_
 console.log(`  cm_src_left  ${fmt(cm.memoryBytes)} B   F1 by packets ${hhPackets.f1.toFixed(4)} (P ${hhPackets.precision.toFixed(3)} R ${hhPackets.recall.toFixed(3)}), by bytes ${hhBytes.f1.toFixed(4)}   (must ≥ 0.98)`);
 console.log(`  ss_src_dst   ${fmt(ss.memoryBytes)} B   F1 ${spread.f1.toFixed(4)} (P ${spread.precision.toFixed(3)} R ${spread.recall.toFixed(3)}), median relative error ${(spread.medianRelativeError * 100).toFixed(1)}%   (must F1 ≥ 0.95, error ≤ 10%, memory ≤ 1 MB)`);
 console.log(`  (written to ${join(cache, 'last-result.json')})`);
+
+// ---- the distributed pipeline: its own program (it forks engine processes), after the rest
+const pipeline = spawnSync(process.execPath, [join(root, 'dist', 'bench', 'pipeline-bench.js'), ...(values.quick ? ['--runs', '1'] : [])], { stdio: 'inherit' });
+if (pipeline.status !== 0) console.log(`  pipeline-bench failed (exit ${pipeline.status ?? pipeline.signal})`);
