@@ -58,9 +58,12 @@ export class ExactTask {
     return out;
   }
 
-  /** Flows and memory of the derived tasks as of their last snapshot. */
+  /** Flows and memory of the derived tasks now (rebuilt for the question: one pass over this task's flows). */
   derivedStats(): { name: string; flows: number; memoryBytes: number }[] {
-    return this.#derived.map((d) => ({ name: d.name, flows: d.table.size, memoryBytes: d.table.memoryBytes() }));
+    return this.#derived.map((d) => {
+      d.table.rebuildFrom(this.#table);
+      return { name: d.name, flows: d.table.size, memoryBytes: d.table.memoryBytes() };
+    });
   }
 
   get flowCount(): number {
