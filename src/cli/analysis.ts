@@ -4,6 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { openCaptureFile } from '../capture/file-source.js';
@@ -15,6 +16,7 @@ import type { EngineTasks } from '../engine/task-plan.js';
 import { isNetSpectraError, type NetSpectraError } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
+import { SpoolingWriter } from '../store/spooling-writer.js';
 import { buildWriterSet, startAll, stopAll } from './writers.js';
 
 export interface AnalysisOptions {
@@ -83,7 +85,8 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     store: options.store,
     inputs: options.files.map((f) => basename(f)),
     tool: 'analyze',
-    clickhouse: 'skip',
+    // like the original's pcap-analyzer: configured ClickHouse writers get the snapshots too
+    clickhouse: { engineId: `analyze-${hostname()}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128) },
     onWarning: options.onWarning,
   });
   let snapshotsTaken = 0;
@@ -134,6 +137,12 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   } finally {
     await engine.stop();
     await stopAll(startedWriters);
+    for (const writer of startedWriters) {
+      if (!(writer instanceof SpoolingWriter) || writer.stats.queued === 0) continue;
+      options.onWarning?.(
+        `${writer.stats.queued} snapshot(s) for ${writer.description} are waiting in the spool: the server did not answer; the next analyze or engine run with the same writer sends them`,
+      );
+    }
   }
   return {
     files,

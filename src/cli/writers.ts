@@ -89,6 +89,7 @@ export function buildWriterSet(options: WriterSetOptions): WriterSet {
           () =>
             new SpoolingWriter(new ClickHouseStore({ connection, runId: options.runId, engineId: clickhouse.engineId }), {
               directory: join(connection.spoolPath, safeFolderName(clickhouse.engineId)),
+              runId: options.runId,
               maxBytes: connection.spoolMaxBytes,
             }),
         );

@@ -95,6 +95,11 @@ export interface GroupSnapshot {
   periodId: number;
   /** Why the snapshot was taken. */
   reason: 'interval' | 'period-end' | 'final';
+  /**
+   * The run that took the snapshot, when it is not the writer's own: a spooled snapshot that a
+   * later process sends (see store/spooling-writer.ts). Undefined: the writer's run.
+   */
+  runId?: string;
   tasks: TaskSnapshot[];
 }
 

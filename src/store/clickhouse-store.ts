@@ -129,7 +129,7 @@ export class ClickHouseStore implements SnapshotWriter, AsyncDisposable {
   readonly #url: string;
   #client: ClickHouseClient | undefined;
   /** Per task: the period and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
-  readonly #written = new Map<string, { periodId: number; epoch: number }>();
+  readonly #written = new Map<string, { periodId: number; epoch: number; runId: string }>();
 
   constructor(options: ClickHouseStoreOptions) {
     this.#options = { engineId: hostname(), requestTimeoutMs: 60_000, ...options };
@@ -179,14 +179,18 @@ export class ClickHouseStore implements SnapshotWriter, AsyncDisposable {
 
   async write(snapshot: GroupSnapshot): Promise<void> {
     if (this.#client === undefined) throw new NetSpectraError('NS_ERR_STORE_WRITE', `${this.description} is not started`);
-    const context: RowContext = { time: snapshot.time, periodId: snapshot.periodId, runId: this.#options.runId, engineId: this.#options.engineId };
+    const runId = snapshot.runId ?? this.#options.runId;
+    const context: RowContext = { time: snapshot.time, periodId: snapshot.periodId, runId, engineId: this.#options.engineId };
     const flows: FlowSelection[] = [];
     const lists: SketchList[] = [];
     for (const task of snapshot.tasks) {
       if (task.kind === 'exact') {
-        // Everything on a new period (or the first snapshot); else only what changed since the last one stored.
+        // Everything on a new period (or the first snapshot), and on a snapshot of another run (a
+        // spooled one from an earlier process; epochs start again at 0 in every run); else only
+        // what changed since the last one stored.
         const previous = this.#written.get(task.name);
-        const since = previous === undefined || previous.periodId !== snapshot.periodId ? -1 : previous.epoch;
+        const sameRun = previous !== undefined && previous.runId === runId && task.flows.epoch > previous.epoch;
+        const since = previous === undefined || previous.periodId !== snapshot.periodId || !sameRun ? -1 : previous.epoch;
         flows.push({ task, since });
       } else if (task.kind === 'heavy_hitter') {
         lists.push({ taskName: task.name, entries: task.byCount, type: HEAVY_HITTER_TYPE.count });
@@ -200,7 +204,7 @@ export class ClickHouseStore implements SnapshotWriter, AsyncDisposable {
     if (flowCount > 0) await this.#insert(FLOW_METRICS, FLOW_INSERT_COLUMNS, flowRows(flows, context));
     this.rowsWritten += flowCount;
     // Stored: later snapshots of the period need only what changes after these.
-    for (const { task } of flows) this.#written.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch });
+    for (const { task } of flows) this.#written.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch, runId });
     const sketchCount = lists.reduce((sum, list) => sum + list.entries.length, 0);
     if (sketchCount > 0) await this.#insert(HEAVY_HITTERS, HEAVY_HITTER_INSERT_COLUMNS, heavyHitterRows(lists, context));
     this.rowsWritten += sketchCount;

@@ -186,7 +186,8 @@ export class DuckDbStore implements SnapshotWriter {
     const previous = this.#written.get(task.name);
     this.#written.set(task.name, { periodId: snapshot.periodId, epoch: flows.epoch });
     // Everything on a new period (or the first snapshot); else only what changed since the last one.
-    const since = previous === undefined || previous.periodId !== snapshot.periodId ? -1 : previous.epoch;
+    // epochs only grow within a run: a smaller or equal one is another run's snapshot, written whole
+    const since = previous === undefined || previous.periodId !== snapshot.periodId || flows.epoch <= previous.epoch ? -1 : previous.epoch;
     if (flows.count === 0) return;
     const spec = new KeySpec(task.keyFields);
     const kw = flows.keyWords;

@@ -27,6 +27,8 @@ import { decodeSnapshotFile, encodeSnapshotFile } from './snapshot-file.js';
 export interface SpoolingWriterOptions {
   /** Folder of the spool files (created if missing). */
   directory: string;
+  /** This process's run id, kept with every spooled snapshot so a later process writes it under the run that took it. */
+  runId?: string;
   /** Largest total size of the spool files. @default 1 GiB */
   maxBytes?: number;
   /** Error codes of the inner writer that mean "try again later". @default ['NS_ERR_CLICKHOUSE_UNREACHABLE'] */
@@ -55,7 +57,7 @@ export class SpoolingWriter implements SnapshotWriter {
   readonly description: string;
   readonly acceptsDeltas: boolean | undefined;
   readonly #inner: SnapshotWriter;
-  readonly #options: Required<SpoolingWriterOptions>;
+  readonly #options: Required<Omit<SpoolingWriterOptions, 'runId'>> & Pick<SpoolingWriterOptions, 'runId'>;
   /** Spool files in order: name and size. */
   #files: { name: string; bytes: number }[] = [];
   #nextSequence = 1;
@@ -166,7 +168,7 @@ export class SpoolingWriter implements SnapshotWriter {
   }
 
   async #spool(snapshot: GroupSnapshot): Promise<void> {
-    const parts = encodeSnapshotFile(snapshot);
+    const parts = encodeSnapshotFile(snapshot.runId === undefined && this.#options.runId !== undefined ? { ...snapshot, runId: this.#options.runId } : snapshot);
     const size = parts.reduce((sum, p) => sum + p.length, 0);
     const used = this.#files.reduce((sum, f) => sum + f.bytes, 0);
     if (used + size > this.#options.maxBytes) {
