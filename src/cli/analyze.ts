@@ -7,7 +7,7 @@ import { ProgressBar } from './progress.js';
 import { buildReport, renderReport } from './report.js';
 import { flowLines, writeLines } from '../store/file-writers.js';
 import type { CliIo } from './io.js';
-import { reportError, usageError } from './io.js';
+import { integerFlag, reportError, usageError } from './io.js';
 
 export const ANALYZE_HELP = `Usage: netspectra analyze <capture...> [options]
        pcap-analyzer <capture...> [options]
@@ -66,8 +66,8 @@ export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<nu
   }
   try {
     if (positionals.length === 0) throw usageError('analyze needs at least one capture file (see --help)');
-    const workers = values.workers === undefined ? undefined : integerOption('--workers', values.workers, 0, 256);
-    const top = values.top === undefined ? 10 : integerOption('--top', values.top, 0, 100_000);
+    const workers = values.workers === undefined ? undefined : integerFlag('--workers', values.workers, 0, 256);
+    const top = values.top === undefined ? 10 : integerFlag('--top', values.top, 0, 100_000);
     if (values.store !== undefined && values['no-store']) throw usageError('--store and --no-store cannot be used together');
     const config: NetSpectraConfig = loadConfig(values.config === undefined ? {} : { file: values.config });
     const progress = values.json || values['no-progress'] ? undefined : new ProgressBar('analysing', io.stderr);
@@ -103,11 +103,3 @@ export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<nu
     return reportError(io, error);
   }
 }
-
-function integerOption(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw usageError(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
-  return value;
-}
-
-

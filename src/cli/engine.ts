@@ -12,7 +12,7 @@ import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import { EngineService, type EngineFormat, type EngineStopResult } from './engine-service.js';
 import { parseListenAddress, type ListenAddress } from './metrics-server.js';
 import type { CliIo } from './io.js';
-import { reportError, usageError } from './io.js';
+import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
 
 export const ENGINE_HELP = `Usage: netspectra engine [options]
        ns-engine [options]
@@ -64,16 +64,11 @@ Exit status: 0 stopped cleanly; 1 NATS unreachable at start, the engine failed, 
 snapshot could not be written; 2 usage or configuration error.
 `;
 
-/** Go-style single-dash long flags of the original (`-config x`) → `--config x`. */
-function normaliseFlags(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/^-[a-z][a-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg));
-}
-
 export async function runEngine(argv: readonly string[], io: CliIo): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      args: normaliseFlags(argv),
+      args: normaliseGoFlags(argv),
       allowPositionals: false,
       strict: true,
       options: {
@@ -125,7 +120,7 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const formatName = values.format ?? config.probe.format;
     const format: EngineFormat = formatName === 'batch' || formatName === 'packet-info' ? formatName : invalid(`--format expects batch or packet-info, got "${formatName}"`);
-    const partitions = values.partitions === undefined ? config.probe.partitions : integer('--partitions', values.partitions, 1, MAX_PARTITIONS);
+    const partitions = values.partitions === undefined ? config.probe.partitions : integerFlag('--partitions', values.partitions, 1, MAX_PARTITIONS);
     const ownership = ownershipOf(values, partitions);
     const engineId = values['engine-id'] ?? `${hostname()}-${values['partitions-owned'] === undefined ? (values.index ?? '0') : `p${ownership.toString()}`}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(engineId)) invalid(`--engine-id expects letters, digits, ".", "_" and "-" (at most 128), got "${engineId}"`);
@@ -139,7 +134,7 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
       const text = values['metrics-listen'] ?? '127.0.0.1:9464';
       metricsListen = parseListenAddress(text) ?? invalid(`--metrics-listen expects HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464, :9464), got "${text}"`);
     }
-    const workers = values.workers === undefined ? undefined : integer('--workers', values.workers, 0, 256);
+    const workers = values.workers === undefined ? undefined : integerFlag('--workers', values.workers, 0, 256);
 
     const natsUrl = values.nats ?? config.probe.natsUrl;
     const subject = values.subject ?? config.probe.subject;
@@ -216,8 +211,8 @@ function ownershipOf(values: OwnershipFlags, partitions: number): PartitionOwner
     }
   }
   if ((values.engines === undefined) !== (values.index === undefined)) invalid('--engines and --index go together (engine I of N, 0-based)');
-  const engines = values.engines === undefined ? 1 : integer('--engines', values.engines, 1, MAX_PARTITIONS);
-  const index = values.index === undefined ? 0 : integer('--index', values.index, 0, engines - 1);
+  const engines = values.engines === undefined ? 1 : integerFlag('--engines', values.engines, 1, MAX_PARTITIONS);
+  const index = values.index === undefined ? 0 : integerFlag('--index', values.index, 0, engines - 1);
   try {
     return PartitionOwnership.roundRobin(partitions, engines, index);
   } catch (error) {
@@ -227,12 +222,6 @@ function ownershipOf(values: OwnershipFlags, partitions: number): PartitionOwner
 
 function invalid(message: string): never {
   throw usageError(message);
-}
-
-function integer(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) invalid(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
-  return value;
 }
 
 function duration(flag: string, text: string, minMs: number): number {

@@ -14,6 +14,18 @@ export function usageError(message: string): NetSpectraError {
   return new NetSpectraError('NS_ERR_USAGE', message);
 }
 
+/** A flag's integer value in [min, max], or a usage error naming the flag. */
+export function integerFlag(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw usageError(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
+  return value;
+}
+
+/** The original's Go-style single-dash long flags (`-mode sub`, `-config x`) as `--mode sub`. */
+export function normaliseGoFlags(argv: readonly string[]): string[] {
+  return argv.map((arg) => (/^-[a-z][a-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg));
+}
+
 /** Print an error as `netspectra: CODE: message` and return the exit status it calls for. */
 export function reportError(io: CliIo, error: unknown): number {
   if (isNetSpectraError(error)) {

@@ -18,7 +18,7 @@ import { formatAddressWords } from '../model/ip.js';
 import { BatchPool, type PacketBatch } from '../model/packet.js';
 import { formatTimestamp } from '../model/time.js';
 import type { CliIo } from './io.js';
-import { reportError, usageError } from './io.js';
+import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
 
 export const PROBE_HELP = `Usage: netspectra probe (--iface NAME | --file CAPTURE...) [options]
        netspectra probe --mode sub [options]
@@ -74,16 +74,11 @@ Exit status: 0 success; 1 a capture was damaged, NATS failed or persistence coul
 2 usage or configuration error.
 `;
 
-/** Go-style single-dash long flags of the original (`-mode sub`, `-iface eth0`) → `--mode sub`. */
-function normaliseFlags(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/^-[a-z][a-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg));
-}
-
 export async function runProbe(argv: readonly string[], io: CliIo): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      args: normaliseFlags(argv),
+      args: normaliseGoFlags(argv),
       allowPositionals: false,
       strict: true,
       options: {
@@ -124,7 +119,7 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     const persistFlagGiven = persistFlags.find((flag) => values[flag] !== undefined);
     if (values.mode === 'sub') {
       if (persistFlagGiven !== undefined) throw usageError(`--${persistFlagGiven} applies to publish mode only`);
-      return await subscribe(io, url, subject, values.partition === undefined ? undefined : integer('--partition', values.partition, 0, 255), values.count === undefined ? Infinity : integer('--count', values.count, 1, Number.MAX_SAFE_INTEGER));
+      return await subscribe(io, url, subject, values.partition === undefined ? undefined : integerFlag('--partition', values.partition, 0, 255), values.count === undefined ? Infinity : integerFlag('--count', values.count, 1, Number.MAX_SAFE_INTEGER));
     }
     if (values.mode !== 'pub') throw usageError(`--mode expects pub or sub, got "${values.mode}"`);
     const files = values.file ?? [];
@@ -138,11 +133,11 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
       url,
       subject,
       format,
-      partitions: values.partitions === undefined ? config.probe.partitions : integer('--partitions', values.partitions, 1, 256),
+      partitions: values.partitions === undefined ? config.probe.partitions : integerFlag('--partitions', values.partitions, 1, 256),
       files,
       iface: values.iface,
       filter: values.filter,
-      snaplen: values.snaplen === undefined ? undefined : integer('--snaplen', values.snaplen, 64, 262_144),
+      snaplen: values.snaplen === undefined ? undefined : integerFlag('--snaplen', values.snaplen, 64, 262_144),
       pace,
       persist: persistencePlan(config, values.persist, values['persist-format'], values['persist-max-bytes'], values['persist-rotate'], persistFlagGiven),
     });
@@ -394,12 +389,6 @@ async function subscribe(io: CliIo, url: string, subject: string, partition: num
   const stats = subscriber.stats;
   io.stderr.write(`netspectra probe: ${stats.packets} packets in ${stats.messages} messages, ${stats.malformed} malformed, ${stats.missing} missing\n`);
   return 0;
-}
-
-function integer(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw usageError(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
-  return value;
 }
 
 function number(flag: string, text: string): number {
