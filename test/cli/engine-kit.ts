@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { NetSpectraConfig } from '../../src/config/schema.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
-import { SHARED_PCAPS, flowKey } from '../decode/decode-helpers.js';
+import { SHARED_PCAPS, flowKey, type TruthFlow } from '../decode/decode-helpers.js';
 
 export { SHARED_PCAPS, flowKey };
 
@@ -47,16 +47,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms: numbe
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return performance.now() - started;
-}
-
-export interface TruthFlow {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  packets: number;
-  bytes: number;
 }
 
 /** `src dst sport dport proto` → [packets, bytes] of ../shared/pcaps/truth/<name>.json. */

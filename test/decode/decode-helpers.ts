@@ -11,6 +11,17 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The shared real captures and their truth JSON files (never copied into the project). */
 export const SHARED_PCAPS = fileURLToPath(new URL('../shared/pcaps/', new URL('../../../', import.meta.url)));
 
+/** One 5-tuple of a truth file (../shared/tools/truth.sh, or the generator's `.truth.json`). */
+export interface TruthFlow {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: number;
+  packets: number;
+  bytes: number;
+}
+
 export interface DecodedPacket {
   seconds: number;
   nanos: number;

@@ -8,17 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openCaptureFile } from '../../src/capture/file-source.js';
 import type { ErrorCode } from '../../src/model/errors.js';
-import { SHARED_PCAPS, decodeAll, flowKey } from './decode-helpers.js';
-
-interface TruthFlow {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  packets: number;
-  bytes: number;
-}
+import { SHARED_PCAPS, decodeAll, flowKey, type TruthFlow } from './decode-helpers.js';
 
 interface Truth {
   frames: number;

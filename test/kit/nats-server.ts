@@ -8,9 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
@@ -27,20 +30,6 @@ export function natsSkip(): string | false {
   if (natsServerBinary() !== undefined) return false;
   if (process.env.CI) throw new Error('nats-server is not installed, and CI must run the NATS tests (apt-get install nats-server)');
   return 'nats-server is not installed (apt-get install nats-server)';
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; fine for tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class NatsServer {

@@ -10,24 +10,15 @@ import type { ExactTaskSnapshot, GroupSnapshot } from '../../src/model/snapshot.
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../../src/store/snapshot-file.js';
 import { SpoolingWriter } from '../../src/store/spooling-writer.js';
+import { concatBytes } from '../decode/capture-writer.js';
 import { fillBatches, randomPackets } from '../engine/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 import { exactSnapshot, sketchSnapshot } from './snapshots.js';
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 test('snapshot file: exact columns and sketch lists round-trip; a truncated or foreign file is refused', () => {
   const { snapshot } = exactSnapshot(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], 3000, 5);
   for (const original of [snapshot, sketchSnapshot]) {
-    const bytes = concat(encodeSnapshotFile(original));
+    const bytes = concatBytes(encodeSnapshotFile(original));
     assert.equal(bytes.length % 8, 0);
     const back = decodeSnapshotFile(bytes);
     assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(original)));
@@ -140,7 +131,7 @@ describe('spooling writer in front of a ClickHouse that goes away', { skip: clic
     const config = connection();
     const directory = join(folder, 'c');
     const all = [...snapshots(4)];
-    const size = concat(encodeSnapshotFile(all[0]!.snapshot)).length;
+    const size = concatBytes(encodeSnapshotFile(all[0]!.snapshot)).length;
     await server.kill();
     const writer = new SpoolingWriter(new ClickHouseStore({ connection: config, runId: 'spool-c', engineId: 'e' }), { directory, maxBytes: size * 2 + 10, retryMinMs: 50, retryMaxMs: 100 });
     await writer.start();
