@@ -86,7 +86,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     inputs: options.files.map((f) => basename(f)),
     tool: 'analyze',
     // like the original's pcap-analyzer: configured ClickHouse writers get the snapshots too
-    clickhouse: { engineId: `analyze-${hostname()}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128) },
+    clickhouse: { engineId: `analyze-${hostname()}` },
     onWarning: options.onWarning,
   });
   let snapshotsTaken = 0;

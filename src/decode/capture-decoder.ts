@@ -87,31 +87,27 @@ export class CaptureDecoder {
     const frames = new FrameDecoder(firstBatch, this.#keepFrames ? new CapturedFrames(firstBatch.capacity) : undefined);
     this.#frames = frames;
     let handedOut = false;
+    const pool = this.#pool;
+    const stats = this.stats;
+    /** Hand the batch being filled to the consumer and go on in a fresh one. */
+    function* handOver(): Generator<PacketBatch, void, undefined> {
+      frames.writeStats(stats);
+      handedOut = true;
+      yield frames.batch;
+      frames.batch = pool.acquire();
+      frames.captured?.clear();
+      handedOut = false;
+    }
     try {
       for await (const chunk of chunks) {
         let position = 0;
         while (this.error === undefined) {
           position = this.#feed(chunk, position);
-          if (frames.batch.count === frames.batch.capacity) {
-            frames.writeStats(this.stats);
-            handedOut = true;
-            yield frames.batch;
-            frames.batch = this.#pool.acquire();
-            frames.captured?.clear();
-            handedOut = false;
-            continue;
-          }
-          break;
+          if (frames.batch.count < frames.batch.capacity) break;
+          yield* handOver();
         }
         if (this.error !== undefined) break;
-        if (this.#yieldPartialBatches && frames.batch.count > 0) {
-          frames.writeStats(this.stats);
-          handedOut = true;
-          yield frames.batch;
-          frames.batch = this.#pool.acquire();
-          frames.captured?.clear();
-          handedOut = false;
-        }
+        if (this.#yieldPartialBatches && frames.batch.count > 0) yield* handOver();
       }
       if (this.error === undefined) this.#finish();
       frames.writeStats(this.stats);

@@ -23,6 +23,7 @@ import { Buffer } from 'node:buffer';
 import { constants } from 'node:fs';
 import { access, mkdir, open } from 'node:fs/promises';
 import type { CapturedFrames } from '../../decode/captured-frames.js';
+import { remix32 } from '../../engine/hash.js';
 import { NetSpectraError } from '../../model/errors.js';
 import type { PacketBatch } from '../../model/packet.js';
 import type { OpenPersistenceFile, PersistenceFile, SeriesOwner } from './file-series.js';
@@ -356,25 +357,14 @@ export class PacketPersistence implements SeriesOwner {
 function pairHash(srcAddr: Uint32Array, dstAddr: Uint32Array, word: number): number {
   const a = mixAddress(srcAddr[word]!, srcAddr[word + 1]!, srcAddr[word + 2]!, srcAddr[word + 3]!);
   const b = mixAddress(dstAddr[word]!, dstAddr[word + 1]!, dstAddr[word + 2]!, dstAddr[word + 3]!);
-  return finalMix((a + b) | 0);
+  return remix32((a + b) | 0, 0) >>> 0;
 }
 
 function mixAddress(w0: number, w1: number, w2: number, w3: number): number {
   let h = Math.imul(w0, 0x9e3779b1) ^ w1;
   h = Math.imul(h, 0x85ebca6b) ^ w2;
   h = Math.imul(h, 0xc2b2ae35) ^ w3;
-  return finalMix(h);
-}
-
-/** murmur3's fmix32, unsigned. */
-function finalMix(value: number): number {
-  let h = value;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return remix32(h, 0) >>> 0;
 }
 
 /** The default file: created exclusively (`wx`), appended to, flushed to disk when closed. */
