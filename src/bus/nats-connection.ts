@@ -111,9 +111,22 @@ export class NatsConnection {
   }
 
   /**
-   * Messages on `subject` (wildcards allowed) as an async iterable of payloads. With `queue`, the
-   * server gives each message to one member of the queue group.
+   * Call `onMessage` with the payload of every message on `subject` (wildcards allowed), counted in
+   * `stats`. With `queue`, the server gives each message to one member of the queue group.
    */
+  subscribe(subject: string, onMessage: (payload: Uint8Array) => void, queue?: string): Subscription {
+    return this.core.subscribe(subject, {
+      ...(queue === undefined ? {} : { queue }),
+      callback: (error, message) => {
+        if (error !== null) return;
+        this.#stats.received++;
+        this.#stats.receivedBytes += message.data.byteLength;
+        onMessage(message.data);
+      },
+    });
+  }
+
+  /** The same messages as an async iterable of payloads (for a consumer that pulls). */
   async *messages(subject: string, queue?: string): AsyncGenerator<Uint8Array> {
     const subscription: Subscription = this.core.subscribe(subject, queue === undefined ? {} : { queue });
     try {

@@ -67,18 +67,18 @@ export class PacketSubscriber {
     const limit = this.#options.maxQueuedMessages ?? 8192;
     for (const subject of this.#options.subjects) {
       this.#subscriptions.push(
-        this.#connection.core.subscribe(subject, {
-          ...(this.#options.queue === undefined ? {} : { queue: this.#options.queue }),
-          callback: (error, message) => {
-            if (error !== null) return;
+        this.#connection.subscribe(
+          subject,
+          (payload) => {
             if (this.#queue.length >= limit) {
               this.#stats.overflow++;
               return;
             }
-            this.#queue.push(message.data);
+            this.#queue.push(payload);
             this.#wake?.();
           },
-        }),
+          this.#options.queue,
+        ),
       );
     }
     await this.#connection.flush();

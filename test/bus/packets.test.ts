@@ -60,6 +60,7 @@ for (const format of ['packet-info', 'packet-batch'] as PublishFormat[]) {
     assert.deepEqual([...got].sort(), [...sent].sort());
     assert.equal(subscriber.stats.malformed, 0);
     assert.equal(subscriber.stats.missing, 0);
+    assert.equal(subscriberConnection.stats.received, subscriber.stats.messages, 'the connection counts what the subscriber got');
     assert.equal(publisher.stats.packets, 5000);
     if (format === 'packet-batch') {
       // each partition is one stream with its own sequence
