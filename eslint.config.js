@@ -26,7 +26,7 @@ const ADAPTERS = ['capture', 'bus', 'store', 'api', 'ai', 'cli'];
 const ADAPTER_LIBS = [{ group: ['nats', '@nats-io/*', '@clickhouse/*', '@duckdb/*', 'fastify', 'thrift'], message: 'adapters only' }];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'samples/**', 'src/wire/gen/**', 'web/dist/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', '.build-*/**', 'node_modules/**', 'samples/**', 'src/wire/gen/**', 'web/dist/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

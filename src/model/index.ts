@@ -5,3 +5,4 @@ export * from './packet.js';
 export * from './ports.js';
 export * from './snapshot.js';
 export * from './time.js';
+export * from './alert.js';

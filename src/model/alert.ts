@@ -1,0 +1,75 @@
+/**
+ * Alerts: what the alerter (src/alerting) produces when a rule is crossed, what notifiers deliver,
+ * what the stores keep and what the AI service (src/ai) explains. Plain, JSON-safe data.
+ */
+import type { KeyObject, Timestamp } from './snapshot.js';
+
+/** The original's metrics (system.md §7) plus rates over the check window. */
+export type AlertMetric =
+  | 'total_packets'
+  | 'total_bytes'
+  | 'total_flows'
+  | 'heavy_hitter_count'
+  | 'heavy_hitter_size'
+  | 'super_spreader_spread'
+  | 'bytes_per_second'
+  | 'packets_per_second'
+  | 'new_flows';
+
+export type AlertOperator = '>' | '<' | '=' | '>=' | '<=';
+
+/** One rule of `alerter.rules[]`. */
+export interface AlertRule {
+  name: string;
+  taskName: string;
+  metric: AlertMetric;
+  operator: AlertOperator;
+  threshold: number;
+  /** Seconds the condition must hold before the alert fires (0: at once). */
+  forSeconds: number;
+  /** Seconds before a still-active alert is notified again. */
+  cooldownSeconds: number;
+}
+
+/** A flow that supports an alert, with its numbers (the evidence table of a notification). */
+export interface AlertEvidenceFlow {
+  /** The flow key as text (`Flow` column form, e.g. `10.0.0.1` or `10.0.0.1,10.0.0.2,80,443,6`). */
+  flowText: string;
+  flow: KeyObject;
+  packets?: number;
+  bytes?: number;
+  /** Distinct elements (super-spreaders). */
+  spread?: number;
+}
+
+export type AlertStatus = 'firing' | 'resolved';
+
+/**
+ * One alert: identity is the rule plus the offending flow key (`flowText`, empty for metrics of a
+ * whole task such as total_bytes). `value` is the observed metric at the last evaluation.
+ */
+export interface Alert {
+  /** Stable identity: `<rule>|<flowText>`. */
+  id: string;
+  rule: string;
+  taskName: string;
+  /** What kind of task the rule watched. */
+  taskKind: 'exact' | 'heavy_hitter' | 'super_spreader';
+  metric: AlertMetric;
+  operator: AlertOperator;
+  threshold: number;
+  /** Offending flow key as text; '' for task-wide metrics. */
+  flowText: string;
+  flow: KeyObject;
+  value: number;
+  status: AlertStatus;
+  /** When the condition was first seen true (packet time offline, wall clock live). */
+  since: Timestamp;
+  /** The evaluation that produced this notice. */
+  at: Timestamp;
+  /** Key fields of the task (e.g. ['SrcIP']) and, for super-spreaders, of the counted elements. */
+  flowFields: string[];
+  elementFields?: string[];
+  /** Up to a few dozen supporting flows, largest first. */
+  evidence: AlertEvidenceFlow[];
+}
