@@ -73,3 +73,21 @@ export interface Alert {
   /** Up to a few dozen supporting flows, largest first. */
   evidence: AlertEvidenceFlow[];
 }
+
+/** An analysis of triggered alerts, in markdown. */
+export interface AlertAnalysis {
+  markdown: string;
+  /** `llm` when a model wrote it, `built-in` for the deterministic offline analyst. */
+  source: 'llm' | 'built-in';
+  /** The model that wrote it (source `llm`). */
+  model?: string;
+}
+
+/**
+ * Explains alerts (threat classification, severity, likely root cause, mitigation). The alerter
+ * calls it with a deadline through `signal` and never waits longer; implementations: the built-in
+ * analyst (src/alerting) and the AI service client (src/ai).
+ */
+export interface AlertAnalyst {
+  analyze(alerts: readonly Alert[], signal: AbortSignal): Promise<AlertAnalysis>;
+}
