@@ -79,8 +79,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': forbid(ADAPTERS, CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
   },
   {
+    // The notifiers are the alerting core's own adapter: the email notifier adds a CA to Node's
+    // root list (node:tls). Sockets stay with fetch and nodemailer.
+    files: ['src/alerting/notifiers/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(ADAPTERS, CORE_FORBIDDEN_NODE.filter((m) => m !== 'node:tls'), ADAPTER_LIBS) },
+  },
+  {
     files: ['src/config/**/*.ts'],
     rules: { 'no-restricted-imports': forbid(['decode', 'engine', 'query', 'alerting', ...ADAPTERS], CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
+  },
+  {
+    // The AI service is an adapter beside the others: it uses the core (the built-in analyst of
+    // src/alerting, the Thrift code of src/wire), never another adapter or the CLI.
+    files: ['src/ai/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['cli', 'api', 'store', 'bus', 'capture']) },
   },
   {
     files: ['src/store/**/*.ts', 'src/capture/**/*.ts', 'src/bus/**/*.ts'],

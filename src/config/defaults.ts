@@ -11,6 +11,7 @@ import type {
   ExactTaskConfig,
   NetSpectraConfig,
   SketchTaskConfig,
+  WebhookConfig,
   WriterConfig,
 } from './schema.js';
 
@@ -108,35 +109,53 @@ const DEFAULT_SKETCH_TASKS: SketchTaskConfig[] = [
 
 // The original's rules, thresholds unchanged. Its comment calls 1 000 000 bytes "100 MB"; it is 1 MB.
 const DEFAULT_RULES: AlertRuleConfig[] = [
-  { name: 'Potential_DDoS_Source_Detected', taskName: 'ss_src_dst', metric: 'super_spreader_spread', operator: '>', threshold: 5000 },
-  { name: 'Potential_Nmap_Scan_Detected', taskName: 'cm_src_left', metric: 'heavy_hitter_count', operator: '>', threshold: 10 },
-  { name: 'Total_Traffic_Spike', taskName: 'per_five_tuple', metric: 'total_bytes', operator: '>', threshold: 1_000_000 },
+  { name: 'Potential_DDoS_Source_Detected', taskName: 'ss_src_dst', metric: 'super_spreader_spread', operator: '>', threshold: 5000, forMs: 0, cooldownMs: 3_600_000 },
+  { name: 'Potential_Nmap_Scan_Detected', taskName: 'cm_src_left', metric: 'heavy_hitter_count', operator: '>', threshold: 10, forMs: 0, cooldownMs: 3_600_000 },
+  { name: 'Total_Traffic_Spike', taskName: 'per_five_tuple', metric: 'total_bytes', operator: '>', threshold: 1_000_000, forMs: 0, cooldownMs: 3_600_000 },
 ];
+
+/** Defaults of a rule's optional keys (`for`, `cooldown`). */
+export const ALERT_RULE_DEFAULTS: Readonly<Pick<AlertRuleConfig, 'forMs' | 'cooldownMs'>> = deepFreeze({ forMs: 0, cooldownMs: 3_600_000 });
+
+/** Defaults of one `alerter.notifiers.webhook` entry's optional keys. */
+export const WEBHOOK_DEFAULTS: Readonly<Omit<WebhookConfig, 'url'>> = deepFreeze({ enabled: true, secret: '', timeoutMs: 5000, retries: 3, format: 'json' });
 
 /** The configuration used when no `--config` is given. Deeply frozen. */
 export const DEFAULT_CONFIG: NetSpectraConfig = deepFreeze({
-  api: { rpcListenAddr: '127.0.0.1:50051', httpListenAddr: '127.0.0.1:8080' },
+  api: { rpcListenAddr: '127.0.0.1:50051', httpListenAddr: '127.0.0.1:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '' },
   ai: {
     provider: 'openai',
     apiKey: '',
     model: 'gemini-2.5-flash',
     baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai/',
     rpcListenAddr: '127.0.0.1:50052',
+    timeoutMs: 60_000,
+    maxRetries: 2,
+    authToken: '',
+    maxSessions: 16,
+    maxBufferedChunks: 1024,
+    sessionTtlMs: 600_000,
+    sessionIdleTimeoutMs: 120_000,
   },
   probe: {
     natsUrl: 'nats://127.0.0.1:4222',
     subject: 'gons.packets.raw',
     format: 'batch',
     partitions: 16,
+    jetstream: false,
+    stream: 'NETSPECTRA_PACKETS',
+    streamMaxAgeMs: 24 * 3_600_000,
+    streamMaxBytes: 10 * 1024 ** 3,
     persistence: { enabled: false, path: 'probe-packets', numWorkers: 4, channelBufferSize: 10_000, encoding: 'pcap' },
   },
   alerter: {
     enabled: true,
     checkIntervalMs: 600_000,
-    aiAnalysis: { enabled: false, serviceAddr: '127.0.0.1:50052' },
+    aiAnalysis: { enabled: false, serviceAddr: '127.0.0.1:50052', timeoutMs: 20_000 },
+    notifiers: { timeoutMs: 60_000, log: { enabled: false, stream: 'stderr' }, webhooks: [] },
     rules: DEFAULT_RULES,
   },
-  smtp: { host: '', port: 587, username: '', password: '', from: '', to: [] },
+  smtp: { host: '', port: 587, username: '', password: '', from: '', to: [], tls: 'auto', caFile: '', timeoutMs: 30_000 },
   aggregator: {
     types: ['exact', 'sketch'],
     periodMs: 720 * 3_600_000,

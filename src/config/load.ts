@@ -14,6 +14,7 @@ import type { Document } from 'yaml';
 import { NetSpectraError } from '../model/errors.js';
 import type { ErrorCode } from '../model/errors.js';
 import {
+  ALERT_RULE_DEFAULTS,
   CLICKHOUSE_DEFAULTS,
   DEFAULT_CONFIG,
   DEFAULT_DUCKDB_PATH,
@@ -21,6 +22,7 @@ import {
   DEFAULT_SNAPSHOT_INTERVAL_MS,
   EXACT_TASK_DEFAULTS,
   SKETCH_TASK_DEFAULTS,
+  WEBHOOK_DEFAULTS,
   deepFreeze,
 } from './defaults.js';
 import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
@@ -29,8 +31,11 @@ import {
   ALERT_METRICS_BY_TASK_KIND,
   ALERT_OPERATORS,
   KEY_FIELDS,
+  LOG_STREAMS,
   PERSISTENCE_ENCODINGS,
   PROBE_FORMATS,
+  SMTP_TLS_MODES,
+  WEBHOOK_FORMATS,
   WRITER_TYPES,
 } from './schema.js';
 import type {
@@ -47,6 +52,7 @@ import type {
   ProbeConfig,
   SketchTaskConfig,
   SmtpConfig,
+  WebhookConfig,
   WriterConfig,
   WriterType,
 } from './schema.js';
@@ -461,11 +467,13 @@ class Section {
     invalid(this.ctx, this.keyPath(key), raw.pos, 'true or false', describe(raw));
   }
 
-  duration(key: string, fallbackMs: number): number {
-    const expected = 'a positive duration such as "60s", "1m30s" or "720h"';
+  duration(key: string, fallbackMs: number, options: { allowZero?: boolean } = {}): number {
+    const allowZero = options.allowZero === true;
+    const expected = allowZero ? 'a duration such as "0", "30s", "5m" or "1h"' : 'a positive duration such as "60s", "1m30s" or "720h"';
     const raw = this.get(key);
     if (raw === undefined) return fallbackMs;
-    const text = raw.kind === 'scalar' && typeof raw.value === 'string' ? raw.value : undefined;
+    // A bare `0` is a YAML number, and the one duration Go accepts without a unit.
+    const text = raw.kind === 'scalar' && typeof raw.value === 'string' ? raw.value : raw.kind === 'scalar' && raw.value === 0 ? '0' : undefined;
     if (text === undefined) invalid(this.ctx, this.keyPath(key), raw.pos, expected, describe(raw));
     let ms: number;
     try {
@@ -474,7 +482,7 @@ class Section {
       if (!(error instanceof DurationSyntaxError)) throw error;
       invalid(this.ctx, this.keyPath(key), raw.pos, expected, `${describe(raw)} (${error.reason})`);
     }
-    if (ms <= 0) invalid(this.ctx, this.keyPath(key), raw.pos, expected, describe(raw));
+    if (ms < 0 || (ms === 0 && !allowZero)) invalid(this.ctx, this.keyPath(key), raw.pos, expected, describe(raw));
     return ms;
   }
 
@@ -554,11 +562,11 @@ const TOP_KEYS = ['api', 'ai', 'probe', 'alerter', 'smtp', 'aggregator'] as cons
 
 function readConfig(ctx: Context, root: Raw | undefined): NetSpectraConfig {
   const top = new Section(ctx, '', { line: 1, col: 1 }, root, TOP_KEYS);
-  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr'], ['grpc_listen_addr']));
-  const ai = readAi(top.child('ai', ['provider', 'api_key', 'model', 'base_url', 'rpc_listen_addr'], ['grpc_listen_addr']));
-  const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'format', 'partitions', 'persistence']));
-  const { alerter, rulePositions } = readAlerter(top.child('alerter', ['enabled', 'check_interval', 'ai_analysis', 'rules']));
-  const smtp = readSmtp(top.child('smtp', ['host', 'port', 'username', 'password', 'from', 'to']));
+  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr', 'rpc_tls_cert_file', 'rpc_tls_key_file'], ['grpc_listen_addr']));
+  const ai = readAi(top.child('ai', ['provider', 'api_key', 'model', 'base_url', 'rpc_listen_addr', 'timeout', 'max_retries', 'auth_token', 'max_sessions', 'max_buffered_chunks', 'session_ttl', 'session_idle_timeout'], ['grpc_listen_addr']));
+  const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'format', 'partitions', 'jetstream', 'stream', 'stream_max_age', 'stream_max_bytes', 'persistence']));
+  const { alerter, rulePositions } = readAlerter(top.child('alerter', ['enabled', 'check_interval', 'ai_analysis', 'notifiers', 'rules']));
+  const smtp = readSmtp(top.child('smtp', ['host', 'port', 'username', 'password', 'from', 'to', 'tls', 'ca_file', 'timeout']));
   const aggregator = readAggregator(
     top.child('aggregator', ['types', 'period', 'num_workers', 'size_of_packet_channel', 'exact', 'sketch'], ['type']),
   );
@@ -579,9 +587,19 @@ function listenAddress(section: Section, fallback: string): string {
 
 function readApi(section: Section): ApiConfig {
   const defaults = DEFAULT_CONFIG.api;
+  const rpcTlsCertFile = section.string('rpc_tls_cert_file', defaults.rpcTlsCertFile);
+  const rpcTlsKeyFile = section.string('rpc_tls_key_file', defaults.rpcTlsKeyFile);
+  // one without the other would silently serve plain TCP, or fail only at the first connection
+  if ((rpcTlsCertFile === '') !== (rpcTlsKeyFile === '')) {
+    const missing = rpcTlsCertFile === '' ? 'rpc_tls_cert_file' : 'rpc_tls_key_file';
+    const given = rpcTlsCertFile === '' ? 'rpc_tls_key_file' : 'rpc_tls_cert_file';
+    invalid(section.ctx, section.keyPath(given), section.posOf(given), `${section.keyPath(missing)} as well (TLS needs a certificate and its key)`, 'only one of them');
+  }
   return {
     rpcListenAddr: listenAddress(section, defaults.rpcListenAddr),
     httpListenAddr: section.address('http_listen_addr', defaults.httpListenAddr),
+    rpcTlsCertFile,
+    rpcTlsKeyFile,
   };
 }
 
@@ -597,6 +615,13 @@ function readAi(section: Section): AiConfig {
     model: section.string('model', defaults.model, { nonEmpty: true }),
     baseUrl,
     rpcListenAddr: listenAddress(section, defaults.rpcListenAddr),
+    timeoutMs: section.duration('timeout', defaults.timeoutMs),
+    maxRetries: section.integer('max_retries', defaults.maxRetries, 0, 10),
+    authToken: section.string('auth_token', defaults.authToken),
+    maxSessions: section.integer('max_sessions', defaults.maxSessions, 1, 10_000),
+    maxBufferedChunks: section.integer('max_buffered_chunks', defaults.maxBufferedChunks, 1, 1_000_000),
+    sessionTtlMs: section.duration('session_ttl', defaults.sessionTtlMs),
+    sessionIdleTimeoutMs: section.duration('session_idle_timeout', defaults.sessionIdleTimeoutMs),
   };
 }
 
@@ -607,11 +632,20 @@ function readProbe(section: Section): ProbeConfig {
   if (/[\s*>]/.test(subject)) {
     invalid(section.ctx, section.keyPath('subject'), section.posOf('subject'), 'a NATS subject without spaces or wildcards', JSON.stringify(subject));
   }
+  const stream = section.string('stream', defaults.stream, { nonEmpty: true });
+  // JetStream stream names may not contain spaces, dots, wildcards or path separators
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
+    invalid(section.ctx, section.keyPath('stream'), section.posOf('stream'), 'a stream name of letters, digits, "_" and "-"', JSON.stringify(stream));
+  }
   return {
     natsUrl: section.string('nats_url', defaults.natsUrl, { nonEmpty: true }),
     subject,
     format: section.oneOf('format', PROBE_FORMATS, defaults.format),
     partitions: section.integer('partitions', defaults.partitions, 1, 256),
+    jetstream: section.boolean('jetstream', defaults.jetstream),
+    stream,
+    streamMaxAgeMs: section.duration('stream_max_age', defaults.streamMaxAgeMs),
+    streamMaxBytes: section.integer('stream_max_bytes', defaults.streamMaxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
     persistence: {
       enabled: persistence.boolean('enabled', defaults.persistence.enabled),
       path: persistence.string('path', defaults.persistence.path, { nonEmpty: true }),
@@ -636,13 +670,13 @@ interface RulePosition {
 
 function readAlerter(section: Section): { alerter: AlerterConfig; rulePositions: RulePosition[] } {
   const defaults = DEFAULT_CONFIG.alerter;
-  const aiAnalysis = section.child('ai_analysis', ['enabled', 'service_addr']);
+  const aiAnalysis = section.child('ai_analysis', ['enabled', 'service_addr', 'timeout']);
   const names = new Map<string, string>();
   const rulePositions: RulePosition[] = [];
   // Absent rules mean none: the built-in rules name the built-in tasks, which a file may not have.
   const rules = (section.list('rules') ?? []).map((raw, i): AlertRuleConfig => {
     const path = `${section.keyPath('rules')}[${i}]`;
-    const rule = new Section(section.ctx, path, raw.pos, raw, ['name', 'task_name', 'metric', 'operator', 'threshold']);
+    const rule = new Section(section.ctx, path, raw.pos, raw, ['name', 'task_name', 'metric', 'operator', 'threshold', 'for', 'cooldown']);
     const name = rule.string('name', undefined, { nonEmpty: true });
     const earlier = names.get(name);
     if (earlier !== undefined) invalid(section.ctx, rule.keyPath('name'), rule.posOf('name'), `a rule name not used by another rule (${earlier})`, JSON.stringify(name));
@@ -654,6 +688,8 @@ function readAlerter(section: Section): { alerter: AlerterConfig; rulePositions:
       metric: rule.oneOf('metric', ALL_METRICS),
       operator: rule.oneOf('operator', ALERT_OPERATORS),
       threshold: rule.number('threshold'),
+      forMs: rule.duration('for', ALERT_RULE_DEFAULTS.forMs, { allowZero: true }),
+      cooldownMs: rule.duration('cooldown', ALERT_RULE_DEFAULTS.cooldownMs, { allowZero: true }),
     };
   });
   const alerter: AlerterConfig = {
@@ -662,10 +698,48 @@ function readAlerter(section: Section): { alerter: AlerterConfig; rulePositions:
     aiAnalysis: {
       enabled: aiAnalysis.boolean('enabled', defaults.aiAnalysis.enabled),
       serviceAddr: aiAnalysis.address('service_addr', defaults.aiAnalysis.serviceAddr),
+      timeoutMs: aiAnalysis.duration('timeout', defaults.aiAnalysis.timeoutMs),
     },
+    notifiers: readNotifiers(section.child('notifiers', ['timeout', 'log', 'webhook'])),
     rules,
   };
   return { alerter, rulePositions };
+}
+
+function readNotifiers(section: Section): AlerterConfig['notifiers'] {
+  const defaults = DEFAULT_CONFIG.alerter.notifiers;
+  const log = section.child('log', ['enabled', 'stream']);
+  const raw = section.get('webhook');
+  // One webhook as a mapping, or several as a list of mappings.
+  const entries: { path: string; raw: Raw | undefined }[] =
+    raw?.kind === 'seq' ? raw.items.map((item, i) => ({ path: `${section.keyPath('webhook')}[${i}]`, raw: item })) : raw === undefined ? [] : [{ path: section.keyPath('webhook'), raw }];
+  const webhooks = entries.map(({ path, raw: entry }): WebhookConfig => {
+    if (entry !== undefined && entry.kind !== 'map') invalid(section.ctx, path, entry.pos, 'a mapping with url, secret, timeout, retries, format', describe(entry));
+    const hook = new Section(section.ctx, path, entry?.pos ?? section.posOf('webhook'), entry, ['enabled', 'url', 'secret', 'timeout', 'retries', 'format']);
+    const url = hook.string('url', undefined, { nonEmpty: true });
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      invalid(section.ctx, hook.keyPath('url'), hook.posOf('url'), 'an http:// or https:// URL', JSON.stringify(url));
+    }
+    return {
+      enabled: hook.boolean('enabled', WEBHOOK_DEFAULTS.enabled),
+      url,
+      secret: hook.string('secret', WEBHOOK_DEFAULTS.secret),
+      timeoutMs: hook.duration('timeout', WEBHOOK_DEFAULTS.timeoutMs),
+      retries: hook.integer('retries', WEBHOOK_DEFAULTS.retries, 0, 10),
+      format: hook.oneOf('format', WEBHOOK_FORMATS, WEBHOOK_DEFAULTS.format),
+    };
+  });
+  return {
+    timeoutMs: section.duration('timeout', defaults.timeoutMs),
+    log: { enabled: log.boolean('enabled', defaults.log.enabled), stream: log.oneOf('stream', LOG_STREAMS, defaults.log.stream) },
+    webhooks,
+  };
 }
 
 function readSmtp(section: Section): SmtpConfig {
@@ -703,6 +777,9 @@ function readSmtp(section: Section): SmtpConfig {
     password: section.string('password', defaults.password),
     from,
     to,
+    tls: section.oneOf('tls', SMTP_TLS_MODES, defaults.tls),
+    caFile: section.string('ca_file', defaults.caFile),
+    timeoutMs: section.duration('timeout', defaults.timeoutMs),
   };
 }
 

@@ -28,8 +28,10 @@ export type AlertOperator = '>' | '<' | '=' | '>=' | '<=';
 export const ALERT_OPERATORS: readonly AlertOperator[] = ['>', '<', '=', '>=', '<='];
 
 /**
- * What a rule measures. Exact tasks: totals over the task. Heavy-hitter sketches (`skt_type 0`) and
- * SuperSpread (`skt_type 1`): one value per reported flow, so a rule fires per offending flow.
+ * What a rule measures. Exact tasks: totals over the task, and rates over the check window
+ * (`bytes_per_second`, `packets_per_second`, `new_flows`; docs/alerting.md defines the window).
+ * Heavy-hitter sketches (`skt_type 0`) and SuperSpread (`skt_type 1`): one value per reported
+ * flow, so a rule fires per offending flow.
  */
 export type AlertMetric =
   | 'total_packets'
@@ -37,11 +39,14 @@ export type AlertMetric =
   | 'total_flows'
   | 'heavy_hitter_count'
   | 'heavy_hitter_size'
-  | 'super_spreader_spread';
+  | 'super_spreader_spread'
+  | 'bytes_per_second'
+  | 'packets_per_second'
+  | 'new_flows';
 
 /** Which metrics each kind of task can answer; the loader rejects a rule that mixes them up. */
 export const ALERT_METRICS_BY_TASK_KIND: Readonly<Record<'exact' | 'heavyHitter' | 'superSpread', readonly AlertMetric[]>> = {
-  exact: ['total_packets', 'total_bytes', 'total_flows'],
+  exact: ['total_packets', 'total_bytes', 'total_flows', 'bytes_per_second', 'packets_per_second', 'new_flows'],
   heavyHitter: ['heavy_hitter_count', 'heavy_hitter_size'],
   superSpread: ['super_spreader_spread'],
 };
@@ -74,6 +79,17 @@ export interface ApiConfig {
    * @default "127.0.0.1:8080"
    */
   httpListenAddr: string;
+  /**
+   * PEM certificate (chain) file: when set, with `rpcTlsKeyFile`, the Thrift QueryService speaks
+   * TLS instead of plain TCP (YAML `rpc_tls_cert_file`; new, the original had no TLS).
+   * @default ""
+   */
+  rpcTlsCertFile: string;
+  /**
+   * PEM private key file of `rpcTlsCertFile` (YAML `rpc_tls_key_file`).
+   * @default ""
+   */
+  rpcTlsKeyFile: string;
 }
 
 export interface AiConfig {
@@ -102,6 +118,47 @@ export interface AiConfig {
    * @default "127.0.0.1:50052"
    */
   rpcListenAddr: string;
+  /**
+   * Time one LLM request may take, per attempt (YAML `timeout`, a Go duration; new).
+   * @default 60000 (`"60s"`)
+   */
+  timeoutMs: number;
+  /**
+   * Retries of a failed LLM request (connection errors, 408/409/429/5xx), with backoff (YAML `max_retries`, new).
+   * @default 2
+   */
+  maxRetries: number;
+  /**
+   * Shared secret the AI service requires in front of every AnalyzeTraffic input and
+   * StartPromptAnalysis prompt (`NSAUTH <token>` and a newline; docs/ai.md); empty means no token.
+   * Clients (`netspectra ask`, the alerter) send the same value. Give it as `${AI_AUTH_TOKEN}`
+   * (YAML `auth_token`, new).
+   * @default ""
+   */
+  authToken: string;
+  /**
+   * Prompt sessions (StartPromptAnalysis) running at once; more are refused (YAML `max_sessions`, new).
+   * @default 16
+   */
+  maxSessions: number;
+  /**
+   * Chunks a session buffers for its reader; when full, the upstream stream is paused until the
+   * client reads (YAML `max_buffered_chunks`, new).
+   * @default 1024
+   */
+  maxBufferedChunks: number;
+  /**
+   * Longest life of a prompt session; a session still running then is aborted, upstream call
+   * included (YAML `session_ttl`, a Go duration; new).
+   * @default 600000 (`"10m"`)
+   */
+  sessionTtlMs: number;
+  /**
+   * A running session nobody has read for this long is aborted (the client went away)
+   * (YAML `session_idle_timeout`, a Go duration; new).
+   * @default 120000 (`"2m"`)
+   */
+  sessionIdleTimeoutMs: number;
 }
 
 export interface PersistenceConfig {
@@ -156,6 +213,30 @@ export interface ProbeConfig {
    */
   partitions: number;
   /**
+   * Durable mode (YAML `jetstream`, new): probes publish into a JetStream stream with
+   * acknowledgements and engines consume it from their last checkpoint, so a NATS restart or an
+   * engine crash loses nothing (docs/pipeline.md "JetStream durable mode"). Probes and engines must
+   * agree, like `format` and `partitions`.
+   * @default false
+   */
+  jetstream: boolean;
+  /**
+   * Name of the JetStream stream holding `<subject>` and `<subject>.*` (YAML `stream`, new).
+   * @default "NETSPECTRA_PACKETS"
+   */
+  stream: string;
+  /**
+   * Longest a message is kept in the stream, ms (YAML `stream_max_age`, new, a duration). Must
+   * exceed `aggregator.period`: an engine replays from the start of its current period.
+   * @default 86400000 (24h)
+   */
+  streamMaxAgeMs: number;
+  /**
+   * Most bytes the stream keeps; the oldest messages go first (YAML `stream_max_bytes`, new).
+   * @default 10737418240 (10 GiB)
+   */
+  streamMaxBytes: number;
+  /**
    * Subject carrying one Thrift-encoded PacketInfo per message (YAML `subject`).
    * @default "gons.packets.raw"
    */
@@ -176,6 +257,12 @@ export interface AiAnalysisConfig {
    * @default "127.0.0.1:50052"
    */
   serviceAddr: string;
+  /**
+   * Longest wait for an analysis before the notification goes out with the built-in analysis
+   * instead (YAML `timeout`, new; a Go duration).
+   * @default 20000 (`"20s"`)
+   */
+  timeoutMs: number;
 }
 
 export interface AlertRuleConfig {
@@ -189,6 +276,84 @@ export interface AlertRuleConfig {
   operator: AlertOperator;
   /** Packets, bytes, flows or distinct elements depending on `metric` (YAML `threshold`). Required. */
   threshold: number;
+  /**
+   * How long the condition must hold, from the first evaluation that saw it, before the alert
+   * fires (YAML `for`, new; a Go duration, `0` fires at once).
+   * @default 0
+   */
+  forMs: number;
+  /**
+   * Time after a notification before a still-active alert is notified again (YAML `cooldown`,
+   * new; a Go duration; `0` re-notifies at every check as the original did).
+   * @default 3600000 (`"1h"`)
+   */
+  cooldownMs: number;
+}
+
+export type WebhookFormat = 'json' | 'slack';
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['json', 'slack'];
+
+export interface WebhookConfig {
+  /**
+   * Whether this webhook is used (YAML `enabled`).
+   * @default true
+   */
+  enabled: boolean;
+  /** `http://` or `https://` URL the notifications are POSTed to (YAML `url`). Required. */
+  url: string;
+  /**
+   * Shared secret of the HMAC-SHA256 signature (YAML `secret`); give it as `${WEBHOOK_SECRET}`.
+   * Empty sends unsigned requests (not recommended; Slack URLs carry their own secret).
+   * @default ""
+   */
+  secret: string;
+  /**
+   * Longest wait for one attempt (YAML `timeout`, a Go duration).
+   * @default 5000 (`"5s"`)
+   */
+  timeoutMs: number;
+  /**
+   * Further attempts after a network error, a timeout or a 5xx/429 answer, with exponential
+   * backoff (YAML `retries`); a 4xx answer is never retried.
+   * @default 3
+   */
+  retries: number;
+  /**
+   * Body format (YAML `format`): `json`, NetSpectra's documented body (docs/alerting.md), or
+   * `slack`, a Slack incoming-webhook message.
+   * @default "json"
+   */
+  format: WebhookFormat;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+export const LOG_STREAMS: readonly LogStream[] = ['stdout', 'stderr'];
+
+export interface NotifiersConfig {
+  /**
+   * Longest time one delivery (all attempts of one notifier) may take before it is abandoned and
+   * counted as failed (YAML `timeout`, a Go duration).
+   * @default 60000 (`"60s"`)
+   */
+  timeoutMs: number;
+  /** Structured log notifier: one JSON line per alert notice (YAML `log`). */
+  log: {
+    /**
+     * @default false
+     */
+    enabled: boolean;
+    /**
+     * Where the lines go (YAML `stream`).
+     * @default "stderr"
+     */
+    stream: LogStream;
+  };
+  /**
+   * Webhooks (YAML `webhook`: one mapping or a list of them). The email notifier is configured by
+   * the top-level `smtp` section.
+   * @default []
+   */
+  webhooks: WebhookConfig[];
 }
 
 export interface AlerterConfig {
@@ -204,6 +369,8 @@ export interface AlerterConfig {
   checkIntervalMs: number;
   /** AI enrichment of alerts (YAML `ai_analysis`). */
   aiAnalysis: AiAnalysisConfig;
+  /** Where notifications go besides email (YAML `notifiers`, new). */
+  notifiers: NotifiersConfig;
   /**
    * Rules (YAML `rules`). Left out of a file means none: the built-in rules name the built-in
    * tasks, which a file may not have.
@@ -245,7 +412,29 @@ export interface SmtpConfig {
    * @default []
    */
   to: string[];
+  /**
+   * Transport security (YAML `tls`, new): `auto` uses implicit TLS on port 465 and otherwise
+   * upgrades with STARTTLS when the server offers it (as the original's Go client did);
+   * `starttls` requires the upgrade; `implicit` speaks TLS from the first byte; `none` never
+   * encrypts (a local relay only).
+   * @default "auto"
+   */
+  tls: SmtpTls;
+  /**
+   * PEM file of a CA to trust besides the system's, for a server with a private certificate
+   * (YAML `ca_file`, new). Certificates are always verified.
+   * @default ""
+   */
+  caFile: string;
+  /**
+   * Longest wait for the connection, the greeting and each command (YAML `timeout`, new).
+   * @default 30000 (`"30s"`)
+   */
+  timeoutMs: number;
 }
+
+export type SmtpTls = 'auto' | 'starttls' | 'implicit' | 'none';
+export const SMTP_TLS_MODES: readonly SmtpTls[] = ['auto', 'starttls', 'implicit', 'none'];
 
 export interface ClickHouseConfig {
   /**

@@ -65,6 +65,8 @@ export interface Alert {
   status: AlertStatus;
   /** When the condition was first seen true (packet time offline, wall clock live). */
   since: Timestamp;
+  /** When the alert fired (`since` plus the rule's `for`, at an evaluation); absent while pending. */
+  firedAt?: Timestamp;
   /** The evaluation that produced this notice. */
   at: Timestamp;
   /** Key fields of the task (e.g. ['SrcIP']) and, for super-spreaders, of the counted elements. */
@@ -90,4 +92,37 @@ export interface AlertAnalysis {
  */
 export interface AlertAnalyst {
   analyze(alerts: readonly Alert[], signal: AbortSignal): Promise<AlertAnalysis>;
+}
+
+/**
+ * What people are told about an alert: it fired (after its rule's `for`), it is still active after
+ * its rule's cooldown (`repeat`), or it cleared (`resolved`).
+ */
+export type AlertNoticeKind = 'firing' | 'repeat' | 'resolved';
+
+/**
+ * One delivery: the notices of one kind for one rule from one evaluation (a scan that trips a rule
+ * for forty sources is one message listing forty flows, not forty messages), with the analysis of
+ * the alerts when they fire.
+ */
+export interface AlertNotification {
+  rule: string;
+  kind: AlertNoticeKind;
+  /** The alerts as of this evaluation, largest value first. */
+  alerts: Alert[];
+  /** The evaluation that produced it. */
+  at: Timestamp;
+  analysis?: AlertAnalysis;
+}
+
+/**
+ * Delivers notifications (webhook, email, log). `signal` aborts when the alerter stops waiting for
+ * this delivery; an implementation should give up then. Throw on failure: the alerter counts it.
+ */
+export interface Notifier {
+  /** For counters and messages, e.g. `webhook:hooks.example.com`; never holds a secret. */
+  readonly name: string;
+  notify(notification: AlertNotification, signal: AbortSignal): Promise<void>;
+  /** Release connections (SMTP pool); called once when the alerter stops. */
+  close?(): Promise<void>;
 }

@@ -41,9 +41,41 @@ export const ErrorCodes = {
   NS_ERR_WIRE_UNREPRESENTABLE: 'a packet cannot be encoded in the wire format (timestamp or family out of range)',
   // Message bus
   NS_ERR_NATS_CONNECT: 'the NATS server could not be reached',
-  NS_ERR_NATS_JETSTREAM: 'a feature needing JetStream (leader election) could not use it on the NATS server',
+  NS_ERR_NATS_JETSTREAM: 'a feature needing JetStream (leader election, durable mode) could not use it on the NATS server',
   // Network endpoints
   NS_ERR_LISTEN: 'a listen address could not be bound (in use, not local, or not permitted)',
+  // Alerting
+  NS_ERR_NOTIFY_WEBHOOK: 'a webhook did not accept a notification (refused, a 4xx answer, or 5xx/network errors on every attempt)',
+  NS_ERR_NOTIFY_EMAIL: 'an alert email could not be sent (connection, TLS, login or recipients refused)',
+  NS_ERR_NOTIFY_FAILED: 'a notifier failed in another way (e.g. the log notifier could not write its stream)',
+  NS_ERR_NOTIFY_TIMEOUT: 'a notifier did not finish a delivery within alerter.notifiers.timeout',
+  NS_ERR_NOTIFY_BACKLOG: 'a notifier fell so far behind that notifications for it were dropped',
+  NS_ERR_ALERT_ANALYSIS: 'the alert analyst (AI service) failed or missed its deadline; the built-in analysis was sent instead',
+  // Query plane
+  NS_ERR_QUERY_RANGE: 'a query time range is invalid (start not before end, beyond int64, too many buckets)',
+  NS_ERR_QUERY_LIMIT: 'a query limit, offset or bucket size is out of range',
+  NS_ERR_QUERY_FILTER: 'a query filter is invalid (IP address, port, protocol, flow key field, grouping or order)',
+  NS_ERR_QUERY_TASK: 'a query names no task, a task the store does not hold, or a task of the wrong kind',
+  NS_ERR_QUERY_NOT_FOUND: 'no stored flow matches the flow key of a trace',
+  NS_ERR_QUERY_STORE: 'the store could not answer a query',
+  NS_ERR_API_UNREACHABLE: 'the query API could not be reached (refused, unknown host, timeout)',
+  NS_ERR_API_REMOTE: 'the query API answered a request with an error',
+  // AI service (docs/ai.md)
+  NS_ERR_AI_NOT_CONFIGURED: 'no LLM is configured (ai.api_key or ai.base_url is empty)',
+  NS_ERR_AI_INPUT: 'an AI request is empty or larger than the service accepts',
+  NS_ERR_AI_UNAUTHORIZED: 'the AI service requires a token (ai.auth_token) that the request lacks or gets wrong',
+  NS_ERR_AI_PROVIDER_AUTH: 'the LLM provider refused the API key or its rights (401/403)',
+  NS_ERR_AI_PROVIDER_RATE_LIMIT: 'the LLM provider is rate-limiting the key or its quota is used up (429)',
+  NS_ERR_AI_PROVIDER_REJECTED: 'the LLM provider rejected the request (unknown model, bad request, content filter)',
+  NS_ERR_AI_PROVIDER_FAILED: 'the LLM provider failed (5xx, broken stream) or answered with nothing usable',
+  NS_ERR_AI_PROVIDER_UNREACHABLE: 'the LLM provider could not be reached (refused, unknown host, TLS)',
+  NS_ERR_AI_TIMEOUT: 'an LLM request took longer than ai.timeout',
+  NS_ERR_AI_CANCELED: 'a prompt session was canceled (CancelPromptAnalysis, or the service stopped)',
+  NS_ERR_AI_SESSION_NOT_FOUND: 'a prompt session id is unknown (never started, finished and collected, or expired)',
+  NS_ERR_AI_SESSION_LIMIT: 'the AI service already runs ai.max_sessions prompt sessions',
+  NS_ERR_AI_SESSION_EXPIRED: 'a prompt session outlived ai.session_ttl or was not read for ai.session_idle_timeout',
+  NS_ERR_AI_SERVICE_UNREACHABLE: 'the AI service could not be reached, or its connection broke or timed out',
+  NS_ERR_AI_SERVICE_ERROR: 'the AI service answered a call with an error',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,8 +1,22 @@
 /**
  * The ports between the core and its adapters. The engine produces GroupSnapshots; writers
- * (embedded store, ClickHouse, files) consume them.
+ * (embedded store, ClickHouse, files) consume them; the query plane reads stores through FlowQueryStore.
  */
 import type { GroupSnapshot } from './snapshot.js';
+import type {
+  FlowListQuery,
+  FlowRangeQuery,
+  FlowTotals,
+  SeriesPoint,
+  SeriesQuery,
+  SketchList,
+  SketchListQuery,
+  SketchSnapshotInfo,
+  StoreHealth,
+  StoredTask,
+  TaskTotals,
+  TimeRangeNs,
+} from './query.js';
 
 export interface SnapshotWriter {
   /** For messages, e.g. `duckdb:netspectra.duckdb`. */
@@ -18,4 +32,28 @@ export interface SnapshotWriter {
   start(): Promise<void>;
   write(snapshot: GroupSnapshot): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * The read side of a flow store, for the query plane (src/query). Requests arrive validated; the
+ * meaning of ranges and totals over cumulative snapshots is defined in model/query.ts.
+ */
+export interface FlowQueryStore {
+  /** For messages, e.g. `duckdb:netspectra.duckdb` (never a password). */
+  readonly description: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Whether the store answers; never throws. */
+  health(): Promise<StoreHealth>;
+  tasks(): Promise<StoredTask[]>;
+  /** Totals per exact task over a range. */
+  flowTotals(query: FlowRangeQuery): Promise<TaskTotals[]>;
+  /** Flows (or groups of them) of one task over a range, ordered and paged. */
+  flows(query: FlowListQuery): Promise<FlowTotals[]>;
+  /** Bytes, packets and flows per bucket, per task. */
+  series(query: SeriesQuery): Promise<SeriesPoint[]>;
+  /** One sketch list of the newest snapshot in the range, largest values first. */
+  sketchList(query: SketchListQuery): Promise<SketchList>;
+  /** A sketch task's snapshots in the range, newest first. */
+  sketchSnapshots(taskName: string, range: TimeRangeNs, limit: number): Promise<SketchSnapshotInfo[]>;
 }

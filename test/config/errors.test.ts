@@ -114,7 +114,7 @@ const cases: Case[] = [
     title: 'a section must be a mapping',
     source: 'api: 5\n',
     code: INVALID,
-    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, found 5',
+    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, rpc_tls_cert_file, rpc_tls_key_file, found 5',
     key: 'api',
   },
   // Environment
@@ -266,7 +266,7 @@ const cases: Case[] = [
     source: rule('name: r, task_name: per_src_ip, metric: ByteCount, operator: ">", threshold: 1'),
     code: INVALID,
     message:
-      'test.yaml:3:48: alerter.rules[0].metric: expected one of "total_packets", "total_bytes", "total_flows", "heavy_hitter_count", "heavy_hitter_size", "super_spreader_spread", found "ByteCount"',
+      'test.yaml:3:48: alerter.rules[0].metric: expected one of "total_packets", "total_bytes", "total_flows", "bytes_per_second", "packets_per_second", "new_flows", "heavy_hitter_count", "heavy_hitter_size", "super_spreader_spread", found "ByteCount"',
   },
   {
     title: "a metric the task's kind cannot produce",

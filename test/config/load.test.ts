@@ -29,29 +29,43 @@ function assertDeeplyFrozen(value: unknown, path = 'config'): void {
 test("the original's latest config.yaml loads field by field", () => {
   const config = loadConfig({ file: fixture('original-config.yaml'), envFile: fixture('original.env'), env: {} });
 
-  assert.deepEqual(config.api, { rpcListenAddr: '0.0.0.0:50051', httpListenAddr: '0.0.0.0:8080' });
+  assert.deepEqual(config.api, { rpcListenAddr: '0.0.0.0:50051', httpListenAddr: '0.0.0.0:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '' });
   assert.deepEqual(config.ai, {
     provider: 'openai',
     apiKey: 'test-ai-key',
     model: 'gemini-2.5-flash',
     baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai/',
     rpcListenAddr: '0.0.0.0:50052',
+    // Keys NetSpectra added, at their defaults (the original's file has none of them).
+    timeoutMs: 60_000,
+    maxRetries: 2,
+    authToken: '',
+    maxSessions: 16,
+    maxBufferedChunks: 1024,
+    sessionTtlMs: 600_000,
+    sessionIdleTimeoutMs: 120_000,
   });
   assert.deepEqual(config.probe, {
     natsUrl: 'nats://nats_domain:4222',
     subject: 'gons.packets.raw',
     format: 'batch',
     partitions: 16,
+    jetstream: false,
+    stream: 'NETSPECTRA_PACKETS',
+    streamMaxAgeMs: 86_400_000,
+    streamMaxBytes: 10 * 1024 ** 3,
     persistence: { enabled: false, path: 'test/publish', numWorkers: 4, channelBufferSize: 10000, encoding: 'pcap' },
   });
   assert.equal(config.alerter.enabled, true);
   assert.equal(config.alerter.checkIntervalMs, 600_000);
-  assert.deepEqual(config.alerter.aiAnalysis, { enabled: true, serviceAddr: 'ai_domain:50052' });
+  assert.deepEqual(config.alerter.aiAnalysis, { enabled: true, serviceAddr: 'ai_domain:50052', timeoutMs: 20_000 });
+  // `for` and `cooldown` are new: the original's rules get the defaults (fire at once, repeat hourly)
   assert.deepEqual(config.alerter.rules, [
-    { name: 'Potential_DDoS_Source_Detected', taskName: 'ss_src_dst', metric: 'super_spreader_spread', operator: '>', threshold: 5000 },
-    { name: 'Potential_Nmap_Scan_Detected', taskName: 'cm_src_left', metric: 'heavy_hitter_count', operator: '>', threshold: 10 },
-    { name: 'Total_Traffic_Spike', taskName: 'per_five_tuple', metric: 'total_bytes', operator: '>', threshold: 1_000_000 },
+    { name: 'Potential_DDoS_Source_Detected', taskName: 'ss_src_dst', metric: 'super_spreader_spread', operator: '>', threshold: 5000, forMs: 0, cooldownMs: 3_600_000 },
+    { name: 'Potential_Nmap_Scan_Detected', taskName: 'cm_src_left', metric: 'heavy_hitter_count', operator: '>', threshold: 10, forMs: 0, cooldownMs: 3_600_000 },
+    { name: 'Total_Traffic_Spike', taskName: 'per_five_tuple', metric: 'total_bytes', operator: '>', threshold: 1_000_000, forMs: 0, cooldownMs: 3_600_000 },
   ]);
+  assert.deepEqual(config.alerter.notifiers, { timeoutMs: 60_000, log: { enabled: false, stream: 'stderr' }, webhooks: [] });
   // `port: ${SMTP_PORT}` is unquoted, so the substituted text is a number, as in the original.
   assert.deepEqual(config.smtp, {
     host: 'smtp.example.com',
@@ -60,6 +74,9 @@ test("the original's latest config.yaml loads field by field", () => {
     password: 'test-smtp-password',
     from: 'user@example.com',
     to: ['recipient@example.com', 'second@example.com'],
+    tls: 'auto',
+    caFile: '',
+    timeoutMs: 30_000,
   });
 
   const aggregator = config.aggregator;
@@ -321,4 +338,18 @@ test('probe.format and probe.partitions: read, and refused with the key named wh
     assert.throws(() => parseConfig(yaml, { env: {} }), (error: Error & { code?: string }) => error.code === 'NS_ERR_CONFIG_INVALID_VALUE' && error.message.includes(key));
   refused('probe:\n  format: protobuf\n', 'probe.format');
   refused('probe:\n  partitions: 300\n', 'probe.partitions');
+});
+
+test('probe.jetstream, stream, stream_max_age and stream_max_bytes: read, and refused with the key named when wrong', () => {
+  const good = parseConfig('probe:\n  jetstream: true\n  stream: PKTS_1\n  stream_max_age: 2h\n  stream_max_bytes: 1048576\n', { env: {} });
+  assert.equal(good.probe.jetstream, true);
+  assert.equal(good.probe.stream, 'PKTS_1');
+  assert.equal(good.probe.streamMaxAgeMs, 7_200_000);
+  assert.equal(good.probe.streamMaxBytes, 1_048_576);
+  const refused = (yaml: string, key: string): void =>
+    assert.throws(() => parseConfig(yaml, { env: {} }), (error: Error & { code?: string }) => error.code === 'NS_ERR_CONFIG_INVALID_VALUE' && error.message.includes(key));
+  refused('probe:\n  jetstream: maybe\n', 'probe.jetstream');
+  refused('probe:\n  stream: "a.b"\n', 'probe.stream');
+  refused('probe:\n  stream_max_age: soon\n', 'probe.stream_max_age');
+  refused('probe:\n  stream_max_bytes: 1000\n', 'probe.stream_max_bytes');
 });

@@ -1,0 +1,95 @@
+/**
+ * `netspectra ai` (alias `ns-ai`): the AI service. Wires the configured LLM (the official openai
+ * client) and the built-in analyst into the AIService Thrift server (src/ai/ai-service.ts).
+ */
+import { parseArgs } from 'node:util';
+import { AiService } from '../ai/ai-service.js';
+import { OpenAiLlmClient, llmConfigured } from '../ai/llm-client.js';
+import { loadConfig } from '../config/load.js';
+import type { CliIo } from './io.js';
+import { normaliseGoFlags, reportError, usageError } from './io.js';
+import { parseListenAddress } from './metrics-server.js';
+
+export const AI_HELP = `Usage: netspectra ai [options]
+       ns-ai [options]
+
+Run the AI service: the Thrift AIService of the original (buffered transport, binary protocol)
+on ai.rpc_listen_addr. AnalyzeTraffic analyses alerts with the configured LLM (any
+OpenAI-compatible API: ai.base_url, ai.model, ai.api_key); prompt sessions stream answers to
+\`netspectra ask\`. Without an LLM (api_key or base_url empty), or when it fails, alerts are
+answered with the built-in analysis. docs/ai.md describes the service.
+
+Options:
+  --config FILE     configuration in the original's schema (default: built-in defaults; the
+                    original's -config flag works too)
+  --listen ADDR     listen address (default: ai.rpc_listen_addr, 127.0.0.1:50052; port 0
+                    picks a free one)
+  -h, --help        show this help
+
+The API key is never logged. SIGINT or SIGTERM stops the service (running sessions are
+canceled).
+
+Exit status: 0 stopped cleanly; 1 the address could not be bound; 2 usage or configuration error.
+`;
+
+export async function runAi(argv: readonly string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: normaliseGoFlags(argv),
+      allowPositionals: false,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        listen: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    return reportError(io, usageError(`${(error as Error).message}\n\n${AI_HELP}`));
+  }
+  if (values.help) {
+    io.stdout.write(AI_HELP);
+    return 0;
+  }
+  let service: AiService | undefined;
+  try {
+    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+    const ai = config.ai;
+    const listenText = values.listen ?? ai.rpcListenAddr;
+    const listen = parseListenAddress(listenText);
+    if (listen === undefined) throw usageError(`--listen expects HOST:PORT (e.g. 127.0.0.1:50052), got "${listenText}"`);
+    const llm = llmConfigured(ai) ? new OpenAiLlmClient({ baseUrl: ai.baseUrl, apiKey: ai.apiKey, model: ai.model, timeoutMs: ai.timeoutMs, maxRetries: ai.maxRetries }) : undefined;
+    const log = (line: string): void => {
+      io.stderr.write(`netspectra ai: ${line}\n`);
+    };
+    service = new AiService({
+      listen,
+      llm,
+      authToken: ai.authToken,
+      sessions: { maxSessions: ai.maxSessions, maxBufferedChunks: ai.maxBufferedChunks, ttlMs: ai.sessionTtlMs, idleTimeoutMs: ai.sessionIdleTimeoutMs },
+      secrets: [ai.apiKey, ai.authToken],
+      log,
+    });
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await service.start();
+    const { host, port } = service.address;
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    let provider = 'no LLM configured: alerts get the built-in analysis, prompt sessions are refused';
+    if (llm !== undefined) {
+      provider = `model ${ai.model} at ${new URL(ai.baseUrl).host}`;
+      if (ai.provider !== 'openai') provider += ` (provider "${ai.provider}" is used as an OpenAI-compatible API)`;
+    }
+    log(`listening on ${where} (${provider}${ai.authToken === '' ? '' : '; requests need the auth token'})`);
+    const signal = await stopped;
+    log(`${signal}: stopping`);
+    await service.stop();
+    return 0;
+  } catch (error) {
+    await service?.stop();
+    return reportError(io, error);
+  }
+}
