@@ -14,7 +14,10 @@ import { Manager } from '../engine/manager.js';
 import { RunAccumulator } from '../engine/run-accumulator.js';
 import type { EngineTasks } from '../engine/task-plan.js';
 import { isNetSpectraError, type NetSpectraError } from '../model/errors.js';
+import type { AlertAnalyst, Notifier } from '../model/alert.js';
 import type { SnapshotWriter } from '../model/ports.js';
+import type { AlertEpisode, AlerterStats } from '../alerting/alerter.js';
+import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { buildWriterSet, startAll, stopAll } from './writers.js';
@@ -30,6 +33,12 @@ export interface AnalysisOptions {
   onProgress?: (bytesRead: number, bytesTotal: number, packets: number) => void;
   /** Warnings for the user (e.g. a writer type this command cannot use). */
   onWarning?: (message: string) => void;
+  /**
+   * Rule evaluation (`alerter`): where notifications go and who analyses them (the built-in
+   * analyst unless `fallbackAnalyst` says otherwise; `null` for none). Rules are evaluated
+   * whenever `alerter.enabled` and there are rules; false turns evaluation off.
+   */
+  alerting?: false | { notifiers?: readonly Notifier[]; analyst?: AlertAnalyst; fallbackAnalyst?: AlertAnalyst | null };
 }
 
 export interface FileResult {
@@ -53,6 +62,9 @@ export interface AnalysisResult {
   runId: string;
   workers: number;
   elapsedSeconds: number;
+  /** Alerts that fired during the run (packet time), in firing order; undefined when rules were not evaluated. */
+  alerts: AlertEpisode[] | undefined;
+  alerterStats: AlerterStats | undefined;
 }
 
 /** Seed for hash functions: the config's, or a random one per run (keeps crafted-collision attacks off). */
@@ -89,13 +101,34 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     clickhouse: { engineId: `analyze-${hostname()}` },
     onWarning: options.onWarning,
   });
+  const alerting = options.alerting;
+  const alerter =
+    alerting === false
+      ? undefined
+      : alerterFromConfig(
+          config,
+          [...tasks.exact, ...tasks.sketch].map((t) => t.name),
+          { ...alerting, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
+        );
+  if (alerter !== undefined) {
+    // Evaluated like a writer at every check_interval of packet time, at every period end and on
+    // the final snapshot; started and stopped (its deliveries drained) with the writers.
+    scheduleAlerter(groups, alerter, config);
+    allWriters.push(alerter);
+  }
   let snapshotsTaken = 0;
   const periods = new RunAccumulator();
   const manager = new Manager({
     engine,
     groups,
     periodMs: config.aggregator.periodMs,
-    onSnapshot: () => snapshotsTaken++,
+    onSnapshot: (snapshot) => {
+      // Count what the writers stored, not the alerter's own checks: writers are due at whole
+      // multiples of their interval, and every writer gets a period end.
+      const ms = snapshot.time.seconds * 1000 + snapshot.time.nanos / 1e6;
+      const writers = groups.find((g) => g.name === snapshot.group)?.writers ?? [];
+      if (snapshot.reason === 'period-end' || writers.some((w) => w.writer !== alerter && ms % w.intervalMs === 0)) snapshotsTaken++;
+    },
     onPeriodEnd: (snapshots) => periods.addPeriod(snapshots),
   });
   const files: FileResult[] = [];
@@ -156,6 +189,8 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     runId,
     workers,
     elapsedSeconds: (performance.now() - started) / 1000,
+    alerts: alerter?.episodes(),
+    alerterStats: alerter?.stats(),
   };
 }
 

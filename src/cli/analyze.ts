@@ -6,6 +6,8 @@ import { runAnalysis } from './analysis.js';
 import { ProgressBar } from './progress.js';
 import { buildReport, renderReport } from './report.js';
 import { flowLines, writeLines } from '../store/file-writers.js';
+import { notifiersFromConfig } from '../alerting/notifiers/index.js';
+import { RemoteAnalyst } from '../ai/remote-analyst.js';
 import type { CliIo } from './io.js';
 import { integerFlag, reportError, usageError } from './io.js';
 
@@ -27,11 +29,16 @@ Options:
   --store FILE       embedded store file (default: the config's duckdb writer path,
                      netspectra.duckdb)
   --no-store         do not write the embedded store
+  --no-alerts        do not evaluate the alerter's rules
+  --no-notify        evaluate the rules and report alerts, but send no notification
   --no-progress      no progress bar (it is only drawn on a terminal anyway)
   -h, --help         this help
 
 Snapshots follow packet time: one per writer snapshot_interval of capture time and one at the
-end; the measurement period resets all tasks after a snapshot.
+end; the measurement period resets all tasks after a snapshot. The alerter's rules (config
+alerter.rules) are evaluated every alerter.check_interval of capture time, at every period end
+and at the end; alerts that fire are listed in the report and sent to the configured notifiers
+(smtp, alerter.notifiers) once each, with a resolved notice when they clear (docs/alerting.md).
 
 Exit status: 0 success; 1 an input was damaged or a snapshot could not be written (the report
 is still printed, the error goes to stderr with its code); 2 usage or configuration error.
@@ -53,6 +60,8 @@ export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<nu
         store: { type: 'string' },
         'no-store': { type: 'boolean', default: false },
         'no-progress': { type: 'boolean', default: false },
+        'no-alerts': { type: 'boolean', default: false },
+        'no-notify': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -71,7 +80,17 @@ export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<nu
     if (values.store !== undefined && values['no-store']) throw usageError('--store and --no-store cannot be used together');
     const config: NetSpectraConfig = loadConfig(values.config === undefined ? {} : { file: values.config });
     const progress = values.json || values['no-progress'] ? undefined : new ProgressBar('analysing', io.stderr);
+    const notifiers = values['no-alerts'] || values['no-notify'] ? [] : notifiersFromConfig(config, { stdout: io.stderr, stderr: io.stderr });
     const result = await runAnalysis({
+      alerting: values['no-alerts']
+        ? false
+        : {
+            notifiers,
+            // the AI service explains firing alerts when configured; the built-in analyst otherwise, or when it fails
+            ...(config.alerter.aiAnalysis.enabled && notifiers.length > 0
+              ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
+              : {}),
+          },
       files: positionals,
       config,
       workers,

@@ -7,6 +7,9 @@ import { KeySpec } from '../engine/flow-key.js';
 import type { KeyObject, SketchEntry, TaskSnapshot, Timestamp } from '../model/snapshot.js';
 import { formatTimestamp } from '../model/time.js';
 import type { AnalysisResult } from './analysis.js';
+import type { AlertEpisode } from '../alerting/alerter.js';
+import type { NotifierStats } from '../alerting/notification-dispatcher.js';
+import type { AlertEvidenceFlow } from '../model/alert.js';
 
 export interface FlowJson {
   key: KeyObject;
@@ -64,6 +67,33 @@ export interface ReportJson {
   periods: number;
   store: { path: string; runId: string } | null;
   tasks: TaskJson[];
+  /** Alerts that fired (packet time), in firing order; [] when none did or rules were not evaluated. */
+  alerts: AlertJson[];
+  /** Rule evaluation and delivery; null when no rule was evaluated. */
+  alerting: { evaluations: number; notifications: number; analysisFailures: number; notifiers: NotifierStats[] } | null;
+}
+
+export interface AlertJson {
+  id: string;
+  rule: string;
+  taskName: string;
+  metric: string;
+  operator: string;
+  threshold: number;
+  /** The offending flow; null for a task-wide metric. */
+  flow: KeyObject | null;
+  flowText: string;
+  /** Value at the last evaluation that saw the alert active. */
+  value: number;
+  peakValue: number;
+  /** `firing` when still active at the end of the capture. */
+  status: 'firing' | 'resolved';
+  since: string;
+  firedAt: string;
+  resolvedAt: string | null;
+  /** Notices delivered to the notifiers for it (firing, repeats, resolved). */
+  notices: number;
+  evidence: AlertEvidenceFlow[];
 }
 
 function sketchJson(entries: readonly SketchEntry[]): SketchJson[] {
@@ -106,6 +136,38 @@ export function buildReport(result: AnalysisResult, top: number): ReportJson {
     periods: result.periods,
     store: result.storePath === undefined ? null : { path: result.storePath, runId: result.runId },
     tasks,
+    alerts: (result.alerts ?? []).map((episode) => alertJson(episode, ns)),
+    alerting:
+      result.alerterStats === undefined
+        ? null
+        : {
+            evaluations: result.alerterStats.evaluations,
+            notifications: result.alerterStats.notifications,
+            analysisFailures: result.alerterStats.analysisFailures,
+            notifiers: result.alerterStats.notifiers,
+          },
+  };
+}
+
+function alertJson(episode: AlertEpisode, nanosecond: boolean): AlertJson {
+  const a = episode.alert;
+  return {
+    id: a.id,
+    rule: a.rule,
+    taskName: a.taskName,
+    metric: a.metric,
+    operator: a.operator,
+    threshold: a.threshold,
+    flow: a.flowText === '' ? null : a.flow,
+    flowText: a.flowText,
+    value: round(a.value, 3),
+    peakValue: round(episode.peakValue, 3),
+    status: episode.resolvedAt === undefined ? 'firing' : 'resolved',
+    since: formatTimestamp(a.since, nanosecond),
+    firedAt: formatTimestamp(episode.firedAt, nanosecond),
+    resolvedAt: episode.resolvedAt === undefined ? null : formatTimestamp(episode.resolvedAt, nanosecond),
+    notices: episode.notices,
+    evidence: a.evidence.slice(0, 5),
   };
 }
 
@@ -251,6 +313,7 @@ export function renderReport(report: ReportJson): string {
         break;
     }
   }
+  if (report.alerting !== null) out.push('', ...alertLines(report));
   out.push('');
   out.push(
     `Analysed ${count(report.packets.total)} packets in ${report.elapsedSeconds.toFixed(2)} s (${count(report.packetsPerSecond)} packets/s, ${report.workers} worker${report.workers === 1 ? '' : 's'}).`,
@@ -260,6 +323,36 @@ export function renderReport(report: ReportJson): string {
   }
   if (report.store !== null) out.push(`Stored ${report.snapshots} snapshot(s) in ${report.store.path} (run ${report.store.runId}).`);
   return out.join('\n') + '\n';
+}
+
+const ALERT_ROWS = 25;
+
+function alertLines(report: ReportJson): string[] {
+  const alerting = report.alerting!;
+  const out = [`Alerts — ${report.alerts.length} fired over ${count(alerting.evaluations)} rule evaluation(s)`];
+  if (report.alerts.length > 0) {
+    const shown = report.alerts.slice(0, ALERT_ROWS);
+    out.push(
+      ...table(
+        ['rule', 'flow', 'metric', 'peak', 'threshold', 'fired', 'status'],
+        shown.map((a) => [
+          a.rule,
+          a.flow === null ? `task ${a.taskName}` : keyText(a.flow),
+          a.metric,
+          count(a.peakValue),
+          `${a.operator} ${count(a.threshold)}`,
+          a.firedAt.slice(11),
+          a.resolvedAt === null ? 'firing' : `resolved ${a.resolvedAt.slice(11)}`,
+        ]),
+        [false, false, false, true, false, false, false],
+      ),
+    );
+    if (report.alerts.length > shown.length) out.push(`  … ${report.alerts.length - shown.length} more (see --json)`);
+  }
+  for (const n of alerting.notifiers) {
+    out.push(`  ${n.name}: ${n.delivered} delivered${n.failed > 0 ? `, ${n.failed} failed` : ''}${n.dropped > 0 ? `, ${n.dropped} dropped` : ''}`);
+  }
+  return out;
 }
 
 const SKETCH_ROWS = 10;
