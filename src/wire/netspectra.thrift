@@ -91,12 +91,129 @@ struct HeavyHittersResponse {
   1: required list<HeavyHitter> hitters
 }
 
+// ---- QueryService additions of NetSpectra (docs/query.md) ----
+// New structs and new methods only: the original's methods and structs are unchanged, so its
+// clients keep working; they never call these (the original's server answers them with an
+// "unknown method" application exception). All times are int64 ns since the epoch (UTC); a range
+// is (start, end]: start exclusive and optional (from the beginning), end inclusive and optional.
+
+struct TimeRange {
+  1: optional i64 start_time_unix_nano
+  2: optional i64 end_time_unix_nano
+}
+
+struct FlowFilter {
+  1: optional string src_ip
+  2: optional string dst_ip
+  3: optional i32 src_port
+  4: optional i32 dst_port
+  5: optional i32 protocol
+}
+
+struct AggregateRangeRequest {
+  1: optional string task_name
+  2: optional TimeRange range
+  3: optional FlowFilter filter
+}
+
+struct ListTasksRequest {}
+
+struct TaskInfo {
+  1: required string name
+  2: required string kind                     // exact, heavy_hitter, super_spreader
+  3: required list<string> key_fields         // of an exact task
+}
+
+struct ListTasksResponse {
+  1: required list<TaskInfo> tasks
+}
+
+struct FlowListRequest {
+  1: required string task_name
+  2: optional TimeRange range
+  3: optional FlowFilter filter
+  4: optional list<string> group_by           // key fields; absent: the task's whole key
+  5: optional string order_by                 // bytes (default), packets, first_seen, last_seen
+  6: optional bool ascending                  // default: descending
+  7: required i32 limit
+  8: optional i32 offset
+}
+
+struct FlowRecord {
+  1: required string task_name
+  2: required map<string, string> key         // the grouped fields only
+  3: required i64 total_bytes
+  4: required i64 total_packets
+  5: required i64 first_seen_unix_nano
+  6: required i64 last_seen_unix_nano
+}
+
+struct FlowsResponse {
+  1: required list<FlowRecord> flows
+}
+
+struct FlowSeriesRequest {
+  1: optional string task_name                // absent: every exact task
+  2: required i64 start_time_unix_nano
+  3: optional i64 end_time_unix_nano          // absent: now
+  4: required i64 bucket_nanos
+  5: optional FlowFilter filter
+}
+
+struct SeriesBucket {
+  1: required string task_name
+  2: required i64 bucket_start_unix_nano      // the bucket is (start, start + bucket_nanos]
+  3: required i64 total_bytes
+  4: required i64 total_packets
+  5: required i64 flow_count
+}
+
+struct FlowSeriesResponse {
+  1: required list<SeriesBucket> buckets
+}
+
+struct SketchListRequest {
+  1: required string task_name
+  2: required i32 type                        // 0 packet count, 1 bytes, 2 super-spreader spread
+  3: optional TimeRange range
+  4: required i32 limit
+}
+
+struct SketchListResponse {
+  1: optional i64 snapshot_unix_nano          // absent: no snapshot in the range
+  2: required list<HeavyHitter> hitters
+}
+
+struct SketchSnapshotsRequest {
+  1: required string task_name
+  2: optional TimeRange range
+  3: required i32 limit
+}
+
+struct SketchSnapshotInfo {
+  1: required i64 timestamp_unix_nano
+  2: required i32 type
+  3: required i32 entries
+}
+
+struct SketchSnapshotsResponse {
+  1: required list<SketchSnapshotInfo> snapshots
+}
+
 service QueryService {
   HealthCheckResponse HealthCheck(1: HealthCheckRequest req)
   SearchTasksResponse SearchTasks(1: SearchTasksRequest req)
   QueryTotalCountsResponse AggregateFlows(1: AggregationRequest req)
   TraceFlowResponse TraceFlow(1: TraceFlowRequest req)
   HeavyHittersResponse QueryHeavyHitters(1: HeavyHittersRequest req)
+  // NetSpectra additions
+  QueryTotalCountsResponse AggregateFlowsInRange(1: AggregateRangeRequest req)
+  ListTasksResponse ListTasks(1: ListTasksRequest req)
+  FlowsResponse TopFlows(1: FlowListRequest req)
+  FlowsResponse SearchFlows(1: FlowListRequest req)
+  FlowSeriesResponse FlowSeries(1: FlowSeriesRequest req)
+  SketchListResponse QuerySketchList(1: SketchListRequest req)
+  SketchSnapshotsResponse ListSketchSnapshots(1: SketchSnapshotsRequest req)
 }
 
 // ---- AIService (ai.rpc_listen_addr, default :50052; buffered transport, binary protocol) ----

@@ -25,6 +25,23 @@ import TraceFlowResponse = ttypes.TraceFlowResponse
 import HeavyHittersRequest = ttypes.HeavyHittersRequest
 import HeavyHitter = ttypes.HeavyHitter
 import HeavyHittersResponse = ttypes.HeavyHittersResponse
+import TimeRange = ttypes.TimeRange
+import FlowFilter = ttypes.FlowFilter
+import AggregateRangeRequest = ttypes.AggregateRangeRequest
+import ListTasksRequest = ttypes.ListTasksRequest
+import TaskInfo = ttypes.TaskInfo
+import ListTasksResponse = ttypes.ListTasksResponse
+import FlowListRequest = ttypes.FlowListRequest
+import FlowRecord = ttypes.FlowRecord
+import FlowsResponse = ttypes.FlowsResponse
+import FlowSeriesRequest = ttypes.FlowSeriesRequest
+import SeriesBucket = ttypes.SeriesBucket
+import FlowSeriesResponse = ttypes.FlowSeriesResponse
+import SketchListRequest = ttypes.SketchListRequest
+import SketchListResponse = ttypes.SketchListResponse
+import SketchSnapshotsRequest = ttypes.SketchSnapshotsRequest
+import SketchSnapshotInfo = ttypes.SketchSnapshotInfo
+import SketchSnapshotsResponse = ttypes.SketchSnapshotsResponse
 import AnalyzeTrafficRequest = ttypes.AnalyzeTrafficRequest
 import AnalyzeTrafficResponse = ttypes.AnalyzeTrafficResponse
 import StartPromptAnalysisRequest = ttypes.StartPromptAnalysisRequest
@@ -60,6 +77,34 @@ declare class Client {
     QueryHeavyHitters(req: HeavyHittersRequest): Promise<HeavyHittersResponse>;
 
     QueryHeavyHitters(req: HeavyHittersRequest, callback?: (error: void, response: HeavyHittersResponse)=>void): void;
+
+    AggregateFlowsInRange(req: AggregateRangeRequest): Promise<QueryTotalCountsResponse>;
+
+    AggregateFlowsInRange(req: AggregateRangeRequest, callback?: (error: void, response: QueryTotalCountsResponse)=>void): void;
+
+    ListTasks(req: ListTasksRequest): Promise<ListTasksResponse>;
+
+    ListTasks(req: ListTasksRequest, callback?: (error: void, response: ListTasksResponse)=>void): void;
+
+    TopFlows(req: FlowListRequest): Promise<FlowsResponse>;
+
+    TopFlows(req: FlowListRequest, callback?: (error: void, response: FlowsResponse)=>void): void;
+
+    SearchFlows(req: FlowListRequest): Promise<FlowsResponse>;
+
+    SearchFlows(req: FlowListRequest, callback?: (error: void, response: FlowsResponse)=>void): void;
+
+    FlowSeries(req: FlowSeriesRequest): Promise<FlowSeriesResponse>;
+
+    FlowSeries(req: FlowSeriesRequest, callback?: (error: void, response: FlowSeriesResponse)=>void): void;
+
+    QuerySketchList(req: SketchListRequest): Promise<SketchListResponse>;
+
+    QuerySketchList(req: SketchListRequest, callback?: (error: void, response: SketchListResponse)=>void): void;
+
+    ListSketchSnapshots(req: SketchSnapshotsRequest): Promise<SketchSnapshotsResponse>;
+
+    ListSketchSnapshots(req: SketchSnapshotsRequest, callback?: (error: void, response: SketchSnapshotsResponse)=>void): void;
   }
 
 declare class Processor {
@@ -72,4 +117,11 @@ declare class Processor {
     process_AggregateFlows(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_TraceFlow(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_QueryHeavyHitters(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_AggregateFlowsInRange(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_ListTasks(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_TopFlows(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_SearchFlows(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_FlowSeries(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_QuerySketchList(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_ListSketchSnapshots(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

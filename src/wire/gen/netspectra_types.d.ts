@@ -117,6 +117,142 @@ declare class HeavyHittersResponse {
       constructor(args?: { hitters: HeavyHitter[]; });
   }
 
+declare class TimeRange {
+    public start_time_unix_nano?: Int64;
+    public end_time_unix_nano?: Int64;
+
+      constructor(args?: { start_time_unix_nano?: Int64; end_time_unix_nano?: Int64; });
+  }
+
+declare class FlowFilter {
+    public src_ip?: string;
+    public dst_ip?: string;
+    public src_port?: number;
+    public dst_port?: number;
+    public protocol?: number;
+
+      constructor(args?: { src_ip?: string; dst_ip?: string; src_port?: number; dst_port?: number; protocol?: number; });
+  }
+
+declare class AggregateRangeRequest {
+    public task_name?: string;
+    public range?: TimeRange;
+    public filter?: FlowFilter;
+
+      constructor(args?: { task_name?: string; range?: TimeRange; filter?: FlowFilter; });
+  }
+
+declare class ListTasksRequest {
+  }
+
+declare class TaskInfo {
+    public name: string;
+    public kind: string;
+    public key_fields: string[];
+
+      constructor(args?: { name: string; kind: string; key_fields: string[]; });
+  }
+
+declare class ListTasksResponse {
+    public tasks: TaskInfo[];
+
+      constructor(args?: { tasks: TaskInfo[]; });
+  }
+
+declare class FlowListRequest {
+    public task_name: string;
+    public range?: TimeRange;
+    public filter?: FlowFilter;
+    public group_by?: string[];
+    public order_by?: string;
+    public ascending?: boolean;
+    public limit: number;
+    public offset?: number;
+
+      constructor(args?: { task_name: string; range?: TimeRange; filter?: FlowFilter; group_by?: string[]; order_by?: string; ascending?: boolean; limit: number; offset?: number; });
+  }
+
+declare class FlowRecord {
+    public task_name: string;
+    public key: { [k: string]: string; };
+    public total_bytes: Int64;
+    public total_packets: Int64;
+    public first_seen_unix_nano: Int64;
+    public last_seen_unix_nano: Int64;
+
+      constructor(args?: { task_name: string; key: { [k: string]: string; }; total_bytes: Int64; total_packets: Int64; first_seen_unix_nano: Int64; last_seen_unix_nano: Int64; });
+  }
+
+declare class FlowsResponse {
+    public flows: FlowRecord[];
+
+      constructor(args?: { flows: FlowRecord[]; });
+  }
+
+declare class FlowSeriesRequest {
+    public task_name?: string;
+    public start_time_unix_nano: Int64;
+    public end_time_unix_nano?: Int64;
+    public bucket_nanos: Int64;
+    public filter?: FlowFilter;
+
+      constructor(args?: { task_name?: string; start_time_unix_nano: Int64; end_time_unix_nano?: Int64; bucket_nanos: Int64; filter?: FlowFilter; });
+  }
+
+declare class SeriesBucket {
+    public task_name: string;
+    public bucket_start_unix_nano: Int64;
+    public total_bytes: Int64;
+    public total_packets: Int64;
+    public flow_count: Int64;
+
+      constructor(args?: { task_name: string; bucket_start_unix_nano: Int64; total_bytes: Int64; total_packets: Int64; flow_count: Int64; });
+  }
+
+declare class FlowSeriesResponse {
+    public buckets: SeriesBucket[];
+
+      constructor(args?: { buckets: SeriesBucket[]; });
+  }
+
+declare class SketchListRequest {
+    public task_name: string;
+    public type: number;
+    public range?: TimeRange;
+    public limit: number;
+
+      constructor(args?: { task_name: string; type: number; range?: TimeRange; limit: number; });
+  }
+
+declare class SketchListResponse {
+    public snapshot_unix_nano?: Int64;
+    public hitters: HeavyHitter[];
+
+      constructor(args?: { snapshot_unix_nano?: Int64; hitters: HeavyHitter[]; });
+  }
+
+declare class SketchSnapshotsRequest {
+    public task_name: string;
+    public range?: TimeRange;
+    public limit: number;
+
+      constructor(args?: { task_name: string; range?: TimeRange; limit: number; });
+  }
+
+declare class SketchSnapshotInfo {
+    public timestamp_unix_nano: Int64;
+    public type: number;
+    public entries: number;
+
+      constructor(args?: { timestamp_unix_nano: Int64; type: number; entries: number; });
+  }
+
+declare class SketchSnapshotsResponse {
+    public snapshots: SketchSnapshotInfo[];
+
+      constructor(args?: { snapshots: SketchSnapshotInfo[]; });
+  }
+
 declare class AnalyzeTrafficRequest {
     public text_input: string;
 

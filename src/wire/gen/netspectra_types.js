@@ -1224,6 +1224,1618 @@ const HeavyHittersResponse = module.exports.HeavyHittersResponse = class {
   }
 
 };
+const TimeRange = module.exports.TimeRange = class {
+  constructor(args) {
+    this.start_time_unix_nano = null;
+    this.end_time_unix_nano = null;
+    if (args) {
+      if (args.start_time_unix_nano !== undefined && args.start_time_unix_nano !== null) {
+        this.start_time_unix_nano = args.start_time_unix_nano;
+      }
+      if (args.end_time_unix_nano !== undefined && args.end_time_unix_nano !== null) {
+        this.end_time_unix_nano = args.end_time_unix_nano;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.start_time_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.end_time_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TimeRange');
+    if (this.start_time_unix_nano !== null && this.start_time_unix_nano !== undefined) {
+      output.writeFieldBegin('start_time_unix_nano', Thrift.Type.I64, 1);
+      output.writeI64(this.start_time_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.end_time_unix_nano !== null && this.end_time_unix_nano !== undefined) {
+      output.writeFieldBegin('end_time_unix_nano', Thrift.Type.I64, 2);
+      output.writeI64(this.end_time_unix_nano);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowFilter = module.exports.FlowFilter = class {
+  constructor(args) {
+    this.src_ip = null;
+    this.dst_ip = null;
+    this.src_port = null;
+    this.dst_port = null;
+    this.protocol = null;
+    if (args) {
+      if (args.src_ip !== undefined && args.src_ip !== null) {
+        this.src_ip = args.src_ip;
+      }
+      if (args.dst_ip !== undefined && args.dst_ip !== null) {
+        this.dst_ip = args.dst_ip;
+      }
+      if (args.src_port !== undefined && args.src_port !== null) {
+        this.src_port = args.src_port;
+      }
+      if (args.dst_port !== undefined && args.dst_port !== null) {
+        this.dst_port = args.dst_port;
+      }
+      if (args.protocol !== undefined && args.protocol !== null) {
+        this.protocol = args.protocol;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.src_ip = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.dst_ip = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.src_port = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.dst_port = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.protocol = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowFilter');
+    if (this.src_ip !== null && this.src_ip !== undefined) {
+      output.writeFieldBegin('src_ip', Thrift.Type.STRING, 1);
+      output.writeString(this.src_ip);
+      output.writeFieldEnd();
+    }
+    if (this.dst_ip !== null && this.dst_ip !== undefined) {
+      output.writeFieldBegin('dst_ip', Thrift.Type.STRING, 2);
+      output.writeString(this.dst_ip);
+      output.writeFieldEnd();
+    }
+    if (this.src_port !== null && this.src_port !== undefined) {
+      output.writeFieldBegin('src_port', Thrift.Type.I32, 3);
+      output.writeI32(this.src_port);
+      output.writeFieldEnd();
+    }
+    if (this.dst_port !== null && this.dst_port !== undefined) {
+      output.writeFieldBegin('dst_port', Thrift.Type.I32, 4);
+      output.writeI32(this.dst_port);
+      output.writeFieldEnd();
+    }
+    if (this.protocol !== null && this.protocol !== undefined) {
+      output.writeFieldBegin('protocol', Thrift.Type.I32, 5);
+      output.writeI32(this.protocol);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const AggregateRangeRequest = module.exports.AggregateRangeRequest = class {
+  constructor(args) {
+    this.task_name = null;
+    this.range = null;
+    this.filter = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = new ttypes.TimeRange(args.range);
+      }
+      if (args.filter !== undefined && args.filter !== null) {
+        this.filter = new ttypes.FlowFilter(args.filter);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.range = new ttypes.TimeRange();
+          this.range.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.filter = new ttypes.FlowFilter();
+          this.filter.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('AggregateRangeRequest');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.STRUCT, 2);
+      this.range.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.filter !== null && this.filter !== undefined) {
+      output.writeFieldBegin('filter', Thrift.Type.STRUCT, 3);
+      this.filter.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ListTasksRequest = module.exports.ListTasksRequest = class {
+  constructor(args) {
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      input.skip(ftype);
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ListTasksRequest');
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const TaskInfo = module.exports.TaskInfo = class {
+  constructor(args) {
+    this.name = null;
+    this.kind = null;
+    this.key_fields = null;
+    if (args) {
+      if (args.name !== undefined && args.name !== null) {
+        this.name = args.name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field name is unset!');
+      }
+      if (args.kind !== undefined && args.kind !== null) {
+        this.kind = args.kind;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field kind is unset!');
+      }
+      if (args.key_fields !== undefined && args.key_fields !== null) {
+        this.key_fields = Thrift.copyList(args.key_fields, [null]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field key_fields is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.kind = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.LIST) {
+          this.key_fields = [];
+          const _rtmp323 = input.readListBegin();
+          const _size22 = _rtmp323.size || 0;
+          for (let _i24 = 0; _i24 < _size22; ++_i24) {
+            let elem25 = null;
+            elem25 = input.readString();
+            this.key_fields.push(elem25);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TaskInfo');
+    if (this.name !== null && this.name !== undefined) {
+      output.writeFieldBegin('name', Thrift.Type.STRING, 1);
+      output.writeString(this.name);
+      output.writeFieldEnd();
+    }
+    if (this.kind !== null && this.kind !== undefined) {
+      output.writeFieldBegin('kind', Thrift.Type.STRING, 2);
+      output.writeString(this.kind);
+      output.writeFieldEnd();
+    }
+    if (this.key_fields !== null && this.key_fields !== undefined) {
+      output.writeFieldBegin('key_fields', Thrift.Type.LIST, 3);
+      output.writeListBegin(Thrift.Type.STRING, this.key_fields.length);
+      for (let iter26 in this.key_fields) {
+        if (this.key_fields.hasOwnProperty(iter26)) {
+          iter26 = this.key_fields[iter26];
+          output.writeString(iter26);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ListTasksResponse = module.exports.ListTasksResponse = class {
+  constructor(args) {
+    this.tasks = null;
+    if (args) {
+      if (args.tasks !== undefined && args.tasks !== null) {
+        this.tasks = Thrift.copyList(args.tasks, [ttypes.TaskInfo]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field tasks is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.tasks = [];
+          const _rtmp328 = input.readListBegin();
+          const _size27 = _rtmp328.size || 0;
+          for (let _i29 = 0; _i29 < _size27; ++_i29) {
+            let elem30 = null;
+            elem30 = new ttypes.TaskInfo();
+            elem30.read(input);
+            this.tasks.push(elem30);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ListTasksResponse');
+    if (this.tasks !== null && this.tasks !== undefined) {
+      output.writeFieldBegin('tasks', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.tasks.length);
+      for (let iter31 in this.tasks) {
+        if (this.tasks.hasOwnProperty(iter31)) {
+          iter31 = this.tasks[iter31];
+          iter31.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowListRequest = module.exports.FlowListRequest = class {
+  constructor(args) {
+    this.task_name = null;
+    this.range = null;
+    this.filter = null;
+    this.group_by = null;
+    this.order_by = null;
+    this.ascending = null;
+    this.limit = null;
+    this.offset = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = new ttypes.TimeRange(args.range);
+      }
+      if (args.filter !== undefined && args.filter !== null) {
+        this.filter = new ttypes.FlowFilter(args.filter);
+      }
+      if (args.group_by !== undefined && args.group_by !== null) {
+        this.group_by = Thrift.copyList(args.group_by, [null]);
+      }
+      if (args.order_by !== undefined && args.order_by !== null) {
+        this.order_by = args.order_by;
+      }
+      if (args.ascending !== undefined && args.ascending !== null) {
+        this.ascending = args.ascending;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field limit is unset!');
+      }
+      if (args.offset !== undefined && args.offset !== null) {
+        this.offset = args.offset;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.range = new ttypes.TimeRange();
+          this.range.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.filter = new ttypes.FlowFilter();
+          this.filter.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.LIST) {
+          this.group_by = [];
+          const _rtmp333 = input.readListBegin();
+          const _size32 = _rtmp333.size || 0;
+          for (let _i34 = 0; _i34 < _size32; ++_i34) {
+            let elem35 = null;
+            elem35 = input.readString();
+            this.group_by.push(elem35);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.order_by = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.BOOL) {
+          this.ascending = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.I32) {
+          this.offset = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowListRequest');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.STRUCT, 2);
+      this.range.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.filter !== null && this.filter !== undefined) {
+      output.writeFieldBegin('filter', Thrift.Type.STRUCT, 3);
+      this.filter.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.group_by !== null && this.group_by !== undefined) {
+      output.writeFieldBegin('group_by', Thrift.Type.LIST, 4);
+      output.writeListBegin(Thrift.Type.STRING, this.group_by.length);
+      for (let iter36 in this.group_by) {
+        if (this.group_by.hasOwnProperty(iter36)) {
+          iter36 = this.group_by[iter36];
+          output.writeString(iter36);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.order_by !== null && this.order_by !== undefined) {
+      output.writeFieldBegin('order_by', Thrift.Type.STRING, 5);
+      output.writeString(this.order_by);
+      output.writeFieldEnd();
+    }
+    if (this.ascending !== null && this.ascending !== undefined) {
+      output.writeFieldBegin('ascending', Thrift.Type.BOOL, 6);
+      output.writeBool(this.ascending);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 7);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.offset !== null && this.offset !== undefined) {
+      output.writeFieldBegin('offset', Thrift.Type.I32, 8);
+      output.writeI32(this.offset);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowRecord = module.exports.FlowRecord = class {
+  constructor(args) {
+    this.task_name = null;
+    this.key = null;
+    this.total_bytes = null;
+    this.total_packets = null;
+    this.first_seen_unix_nano = null;
+    this.last_seen_unix_nano = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.key !== undefined && args.key !== null) {
+        this.key = Thrift.copyMap(args.key, [null]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field key is unset!');
+      }
+      if (args.total_bytes !== undefined && args.total_bytes !== null) {
+        this.total_bytes = args.total_bytes;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field total_bytes is unset!');
+      }
+      if (args.total_packets !== undefined && args.total_packets !== null) {
+        this.total_packets = args.total_packets;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field total_packets is unset!');
+      }
+      if (args.first_seen_unix_nano !== undefined && args.first_seen_unix_nano !== null) {
+        this.first_seen_unix_nano = args.first_seen_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field first_seen_unix_nano is unset!');
+      }
+      if (args.last_seen_unix_nano !== undefined && args.last_seen_unix_nano !== null) {
+        this.last_seen_unix_nano = args.last_seen_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field last_seen_unix_nano is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.MAP) {
+          this.key = {};
+          const _rtmp338 = input.readMapBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let key40 = null;
+            let val41 = null;
+            key40 = input.readString();
+            val41 = input.readString();
+            this.key[key40] = val41;
+          }
+          input.readMapEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.total_bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.total_packets = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.first_seen_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.last_seen_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowRecord');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.MAP, 2);
+      output.writeMapBegin(Thrift.Type.STRING, Thrift.Type.STRING, Thrift.objectLength(this.key));
+      for (let kiter42 in this.key) {
+        if (this.key.hasOwnProperty(kiter42)) {
+          let viter43 = this.key[kiter42];
+          output.writeString(kiter42);
+          output.writeString(viter43);
+        }
+      }
+      output.writeMapEnd();
+      output.writeFieldEnd();
+    }
+    if (this.total_bytes !== null && this.total_bytes !== undefined) {
+      output.writeFieldBegin('total_bytes', Thrift.Type.I64, 3);
+      output.writeI64(this.total_bytes);
+      output.writeFieldEnd();
+    }
+    if (this.total_packets !== null && this.total_packets !== undefined) {
+      output.writeFieldBegin('total_packets', Thrift.Type.I64, 4);
+      output.writeI64(this.total_packets);
+      output.writeFieldEnd();
+    }
+    if (this.first_seen_unix_nano !== null && this.first_seen_unix_nano !== undefined) {
+      output.writeFieldBegin('first_seen_unix_nano', Thrift.Type.I64, 5);
+      output.writeI64(this.first_seen_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.last_seen_unix_nano !== null && this.last_seen_unix_nano !== undefined) {
+      output.writeFieldBegin('last_seen_unix_nano', Thrift.Type.I64, 6);
+      output.writeI64(this.last_seen_unix_nano);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowsResponse = module.exports.FlowsResponse = class {
+  constructor(args) {
+    this.flows = null;
+    if (args) {
+      if (args.flows !== undefined && args.flows !== null) {
+        this.flows = Thrift.copyList(args.flows, [ttypes.FlowRecord]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field flows is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.flows = [];
+          const _rtmp345 = input.readListBegin();
+          const _size44 = _rtmp345.size || 0;
+          for (let _i46 = 0; _i46 < _size44; ++_i46) {
+            let elem47 = null;
+            elem47 = new ttypes.FlowRecord();
+            elem47.read(input);
+            this.flows.push(elem47);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowsResponse');
+    if (this.flows !== null && this.flows !== undefined) {
+      output.writeFieldBegin('flows', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.flows.length);
+      for (let iter48 in this.flows) {
+        if (this.flows.hasOwnProperty(iter48)) {
+          iter48 = this.flows[iter48];
+          iter48.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowSeriesRequest = module.exports.FlowSeriesRequest = class {
+  constructor(args) {
+    this.task_name = null;
+    this.start_time_unix_nano = null;
+    this.end_time_unix_nano = null;
+    this.bucket_nanos = null;
+    this.filter = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      }
+      if (args.start_time_unix_nano !== undefined && args.start_time_unix_nano !== null) {
+        this.start_time_unix_nano = args.start_time_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field start_time_unix_nano is unset!');
+      }
+      if (args.end_time_unix_nano !== undefined && args.end_time_unix_nano !== null) {
+        this.end_time_unix_nano = args.end_time_unix_nano;
+      }
+      if (args.bucket_nanos !== undefined && args.bucket_nanos !== null) {
+        this.bucket_nanos = args.bucket_nanos;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field bucket_nanos is unset!');
+      }
+      if (args.filter !== undefined && args.filter !== null) {
+        this.filter = new ttypes.FlowFilter(args.filter);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.start_time_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.end_time_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.bucket_nanos = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.filter = new ttypes.FlowFilter();
+          this.filter.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowSeriesRequest');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.start_time_unix_nano !== null && this.start_time_unix_nano !== undefined) {
+      output.writeFieldBegin('start_time_unix_nano', Thrift.Type.I64, 2);
+      output.writeI64(this.start_time_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.end_time_unix_nano !== null && this.end_time_unix_nano !== undefined) {
+      output.writeFieldBegin('end_time_unix_nano', Thrift.Type.I64, 3);
+      output.writeI64(this.end_time_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.bucket_nanos !== null && this.bucket_nanos !== undefined) {
+      output.writeFieldBegin('bucket_nanos', Thrift.Type.I64, 4);
+      output.writeI64(this.bucket_nanos);
+      output.writeFieldEnd();
+    }
+    if (this.filter !== null && this.filter !== undefined) {
+      output.writeFieldBegin('filter', Thrift.Type.STRUCT, 5);
+      this.filter.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SeriesBucket = module.exports.SeriesBucket = class {
+  constructor(args) {
+    this.task_name = null;
+    this.bucket_start_unix_nano = null;
+    this.total_bytes = null;
+    this.total_packets = null;
+    this.flow_count = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.bucket_start_unix_nano !== undefined && args.bucket_start_unix_nano !== null) {
+        this.bucket_start_unix_nano = args.bucket_start_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field bucket_start_unix_nano is unset!');
+      }
+      if (args.total_bytes !== undefined && args.total_bytes !== null) {
+        this.total_bytes = args.total_bytes;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field total_bytes is unset!');
+      }
+      if (args.total_packets !== undefined && args.total_packets !== null) {
+        this.total_packets = args.total_packets;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field total_packets is unset!');
+      }
+      if (args.flow_count !== undefined && args.flow_count !== null) {
+        this.flow_count = args.flow_count;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field flow_count is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.bucket_start_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.total_bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.total_packets = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.flow_count = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SeriesBucket');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.bucket_start_unix_nano !== null && this.bucket_start_unix_nano !== undefined) {
+      output.writeFieldBegin('bucket_start_unix_nano', Thrift.Type.I64, 2);
+      output.writeI64(this.bucket_start_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.total_bytes !== null && this.total_bytes !== undefined) {
+      output.writeFieldBegin('total_bytes', Thrift.Type.I64, 3);
+      output.writeI64(this.total_bytes);
+      output.writeFieldEnd();
+    }
+    if (this.total_packets !== null && this.total_packets !== undefined) {
+      output.writeFieldBegin('total_packets', Thrift.Type.I64, 4);
+      output.writeI64(this.total_packets);
+      output.writeFieldEnd();
+    }
+    if (this.flow_count !== null && this.flow_count !== undefined) {
+      output.writeFieldBegin('flow_count', Thrift.Type.I64, 5);
+      output.writeI64(this.flow_count);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const FlowSeriesResponse = module.exports.FlowSeriesResponse = class {
+  constructor(args) {
+    this.buckets = null;
+    if (args) {
+      if (args.buckets !== undefined && args.buckets !== null) {
+        this.buckets = Thrift.copyList(args.buckets, [ttypes.SeriesBucket]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field buckets is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.buckets = [];
+          const _rtmp350 = input.readListBegin();
+          const _size49 = _rtmp350.size || 0;
+          for (let _i51 = 0; _i51 < _size49; ++_i51) {
+            let elem52 = null;
+            elem52 = new ttypes.SeriesBucket();
+            elem52.read(input);
+            this.buckets.push(elem52);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('FlowSeriesResponse');
+    if (this.buckets !== null && this.buckets !== undefined) {
+      output.writeFieldBegin('buckets', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.buckets.length);
+      for (let iter53 in this.buckets) {
+        if (this.buckets.hasOwnProperty(iter53)) {
+          iter53 = this.buckets[iter53];
+          iter53.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SketchListRequest = module.exports.SketchListRequest = class {
+  constructor(args) {
+    this.task_name = null;
+    this.type = null;
+    this.range = null;
+    this.limit = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.type !== undefined && args.type !== null) {
+        this.type = args.type;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field type is unset!');
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = new ttypes.TimeRange(args.range);
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field limit is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.type = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.range = new ttypes.TimeRange();
+          this.range.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SketchListRequest');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.type !== null && this.type !== undefined) {
+      output.writeFieldBegin('type', Thrift.Type.I32, 2);
+      output.writeI32(this.type);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.STRUCT, 3);
+      this.range.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SketchListResponse = module.exports.SketchListResponse = class {
+  constructor(args) {
+    this.snapshot_unix_nano = null;
+    this.hitters = null;
+    if (args) {
+      if (args.snapshot_unix_nano !== undefined && args.snapshot_unix_nano !== null) {
+        this.snapshot_unix_nano = args.snapshot_unix_nano;
+      }
+      if (args.hitters !== undefined && args.hitters !== null) {
+        this.hitters = Thrift.copyList(args.hitters, [ttypes.HeavyHitter]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field hitters is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.snapshot_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.hitters = [];
+          const _rtmp355 = input.readListBegin();
+          const _size54 = _rtmp355.size || 0;
+          for (let _i56 = 0; _i56 < _size54; ++_i56) {
+            let elem57 = null;
+            elem57 = new ttypes.HeavyHitter();
+            elem57.read(input);
+            this.hitters.push(elem57);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SketchListResponse');
+    if (this.snapshot_unix_nano !== null && this.snapshot_unix_nano !== undefined) {
+      output.writeFieldBegin('snapshot_unix_nano', Thrift.Type.I64, 1);
+      output.writeI64(this.snapshot_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.hitters !== null && this.hitters !== undefined) {
+      output.writeFieldBegin('hitters', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRUCT, this.hitters.length);
+      for (let iter58 in this.hitters) {
+        if (this.hitters.hasOwnProperty(iter58)) {
+          iter58 = this.hitters[iter58];
+          iter58.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SketchSnapshotsRequest = module.exports.SketchSnapshotsRequest = class {
+  constructor(args) {
+    this.task_name = null;
+    this.range = null;
+    this.limit = null;
+    if (args) {
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = new ttypes.TimeRange(args.range);
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field limit is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.range = new ttypes.TimeRange();
+          this.range.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SketchSnapshotsRequest');
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 1);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.STRUCT, 2);
+      this.range.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 3);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SketchSnapshotInfo = module.exports.SketchSnapshotInfo = class {
+  constructor(args) {
+    this.timestamp_unix_nano = null;
+    this.type = null;
+    this.entries = null;
+    if (args) {
+      if (args.timestamp_unix_nano !== undefined && args.timestamp_unix_nano !== null) {
+        this.timestamp_unix_nano = args.timestamp_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field timestamp_unix_nano is unset!');
+      }
+      if (args.type !== undefined && args.type !== null) {
+        this.type = args.type;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field type is unset!');
+      }
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = args.entries;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field entries is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.timestamp_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.type = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.entries = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SketchSnapshotInfo');
+    if (this.timestamp_unix_nano !== null && this.timestamp_unix_nano !== undefined) {
+      output.writeFieldBegin('timestamp_unix_nano', Thrift.Type.I64, 1);
+      output.writeI64(this.timestamp_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.type !== null && this.type !== undefined) {
+      output.writeFieldBegin('type', Thrift.Type.I32, 2);
+      output.writeI32(this.type);
+      output.writeFieldEnd();
+    }
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.I32, 3);
+      output.writeI32(this.entries);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SketchSnapshotsResponse = module.exports.SketchSnapshotsResponse = class {
+  constructor(args) {
+    this.snapshots = null;
+    if (args) {
+      if (args.snapshots !== undefined && args.snapshots !== null) {
+        this.snapshots = Thrift.copyList(args.snapshots, [ttypes.SketchSnapshotInfo]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field snapshots is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.snapshots = [];
+          const _rtmp360 = input.readListBegin();
+          const _size59 = _rtmp360.size || 0;
+          for (let _i61 = 0; _i61 < _size59; ++_i61) {
+            let elem62 = null;
+            elem62 = new ttypes.SketchSnapshotInfo();
+            elem62.read(input);
+            this.snapshots.push(elem62);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SketchSnapshotsResponse');
+    if (this.snapshots !== null && this.snapshots !== undefined) {
+      output.writeFieldBegin('snapshots', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.snapshots.length);
+      for (let iter63 in this.snapshots) {
+        if (this.snapshots.hasOwnProperty(iter63)) {
+          iter63 = this.snapshots[iter63];
+          iter63.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const AnalyzeTrafficRequest = module.exports.AnalyzeTrafficRequest = class {
   constructor(args) {
     this.text_input = null;
@@ -1573,12 +3185,12 @@ const ReadPromptChunksResponse = module.exports.ReadPromptChunksResponse = class
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.chunks = [];
-          const _rtmp323 = input.readListBegin();
-          const _size22 = _rtmp323.size || 0;
-          for (let _i24 = 0; _i24 < _size22; ++_i24) {
-            let elem25 = null;
-            elem25 = input.readString();
-            this.chunks.push(elem25);
+          const _rtmp365 = input.readListBegin();
+          const _size64 = _rtmp365.size || 0;
+          for (let _i66 = 0; _i66 < _size64; ++_i66) {
+            let elem67 = null;
+            elem67 = input.readString();
+            this.chunks.push(elem67);
           }
           input.readListEnd();
         } else {
@@ -1613,10 +3225,10 @@ const ReadPromptChunksResponse = module.exports.ReadPromptChunksResponse = class
     if (this.chunks !== null && this.chunks !== undefined) {
       output.writeFieldBegin('chunks', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRING, this.chunks.length);
-      for (let iter26 in this.chunks) {
-        if (this.chunks.hasOwnProperty(iter26)) {
-          iter26 = this.chunks[iter26];
-          output.writeString(iter26);
+      for (let iter68 in this.chunks) {
+        if (this.chunks.hasOwnProperty(iter68)) {
+          iter68 = this.chunks[iter68];
+          output.writeString(iter68);
         }
       }
       output.writeListEnd();

@@ -1,0 +1,330 @@
+/**
+ * `netspectra query <sub>`: the original's query tool (scripts/query: -addr, -mode, -task, -key,
+ * -type, -limit, -end) as subcommands over Thrift, plus NetSpectra's additions. Tables for people,
+ * `--json` (one JSON document) for scripts. Subcommands that only use the original's methods
+ * (tasks without kinds, aggregate/heavy-hitters/super-spreaders without --start, trace) also work
+ * against the original's ns-api.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { parseDuration } from '../config/duration.js';
+import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { ThriftQueryClient } from '../api/thrift-query-client.js';
+import { bigToInt64, int64ToBig } from '../api/thrift-query-server.js';
+import {
+  AggregateRangeRequest,
+  AggregationRequest,
+  FlowFilter,
+  FlowListRequest,
+  FlowSeriesRequest,
+  HeavyHittersRequest,
+  ListTasksRequest,
+  SearchTasksRequest,
+  SketchListRequest,
+  TimeRange,
+  TraceFlowRequest,
+  type FlowRecord,
+  type QueryTotalCountsResponse,
+} from '../wire/gen/netspectra_types.js';
+import type { CliIo } from './io.js';
+import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
+
+export const QUERY_HELP = `Usage: netspectra query <subcommand> [options]
+
+Ask \`netspectra api\` (or the original's ns-api, for the methods it has) over Thrift.
+
+Subcommands:
+  tasks              the stored tasks, their kind and key fields
+  aggregate          totals per exact task: bytes, packets, flows        (AggregateFlows)
+  trace              one flow's lifetime and totals: --task, --key       (TraceFlow)
+  heavy-hitters      a heavy-hitter task's list: --task, --type 0|1      (QueryHeavyHitters)
+  super-spreaders    a SuperSpread task's list: --task                   (QueryHeavyHitters type 2)
+  top                top flows, or top sources etc. with --group-by      (TopFlows)
+  flows              flow search: filters, --order, --offset pages       (SearchFlows)
+  series             bytes, packets, flows per --bucket from --start     (FlowSeries)
+
+Options (the original's query tool's flags keep their names; -flag works like --flag):
+  --addr HOST:PORT     the API (default: api.rpc_listen_addr of --config, else 127.0.0.1:50051)
+  --config FILE        configuration to take the address from
+  --task NAME          task to query (all exact tasks when omitted, for aggregate and series)
+  --key K=V,...        flow key of trace, e.g. SrcIP=10.0.0.1,DstPort=443
+  --type 0|1           heavy hitters by packets (0, default) or bytes (1)
+  --limit N            rows of a list (default 10; at most 10000)
+  --start TIME         range start, exclusive (RFC 3339, unix seconds, now, or -15m for
+                       15 minutes ago); without it the range starts at the beginning
+  --end TIME           range end, inclusive (default: everything stored; series: now)
+  --src-ip, --dst-ip, --src-port, --dst-port, --protocol   filters (aggregate, top, flows, series)
+  --by bytes|packets   what top ranks by (default bytes)
+  --group-by F[,F]     top: group by these key fields (e.g. SrcIP for top sources)
+  --order O            flows: bytes, packets, first_seen or last_seen (default bytes)
+  --asc                flows: ascending order
+  --offset N           flows: skip N rows (at most 10000)
+  --bucket DURATION    series: bucket size, e.g. 10s, 5m (default 60s)
+  --mode M             the original's tool: aggregate, trace, heavyhitters, superspreader
+  --json               print one JSON document instead of a table
+  --timeout DURATION   connect and call timeout (default 15s)
+  --tls                connect with TLS; --tls-ca FILE trusts a private certificate
+  -h, --help           this help
+
+Exit status: 0 success; 1 the API refused the request or could not be reached (the code says
+which); 2 usage error.
+`;
+
+const SUBCOMMANDS = ['tasks', 'aggregate', 'trace', 'heavy-hitters', 'super-spreaders', 'top', 'flows', 'series'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+const ORIGINAL_MODES: Record<string, Subcommand> = { aggregate: 'aggregate', trace: 'trace', heavyhitters: 'heavy-hitters', superspreader: 'super-spreaders' };
+
+const NS_PER_MS = 1_000_000n;
+
+/** `--start`/`--end`: RFC 3339, unix seconds (with a fraction), `now`, or `-<duration>` ago. */
+export function parseTime(flag: string, text: string, nowMs: number): bigint {
+  if (text === 'now') return BigInt(nowMs) * NS_PER_MS;
+  const seconds = /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(text);
+  if (seconds !== null) return BigInt(seconds[1]!) * 1_000_000_000n + BigInt((seconds[2] ?? '').padEnd(9, '0'));
+  if (text.startsWith('-')) {
+    try {
+      return (BigInt(nowMs) - BigInt(Math.round(parseDuration(text.slice(1))))) * NS_PER_MS;
+    } catch {
+      throw usageError(`${flag} "${text}" is not a duration ago (e.g. -15m, -2h)`);
+    }
+  }
+  const rfc3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
+  const ms = rfc3339 === null ? NaN : Date.parse(`${rfc3339[1]}T${rfc3339[2]}${rfc3339[4]!.toUpperCase()}`);
+  if (rfc3339 === null || Number.isNaN(ms)) throw usageError(`${flag} "${text}" is not a time: give RFC 3339 (2026-11-27T13:00:00Z), unix seconds, now, or -15m`);
+  return BigInt(ms) * NS_PER_MS + BigInt((rfc3339[3] ?? '').padEnd(9, '0'));
+}
+
+/** `SrcIP=1.2.3.4,DstPort=443` as the original's query tool parsed it. */
+export function parseFlowKeys(text: string): Record<string, string> {
+  if (text.trim() === '') throw usageError('--key cannot be empty (e.g. --key SrcIP=10.0.0.1,DstPort=443)');
+  const keys: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=');
+    if (at < 0) throw usageError(`--key: "${pair}" is not FIELD=VALUE`);
+    keys[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return keys;
+}
+
+const isoOf = (ns: bigint | undefined): string => (ns === undefined ? '' : new Date(Number(ns / NS_PER_MS)).toISOString());
+const num = (value: Parameters<typeof int64ToBig>[0]): number => Number(int64ToBig(value) ?? 0n);
+
+/** Columns aligned; numbers right-aligned. */
+export function renderTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  if (rows.length === 0) return 'No data returned.\n';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.some((r) => typeof r[i] === 'number'));
+  const line = (cells: readonly (string | number)[]): string =>
+    cells
+      .map((cell, i) => (numeric[i] ? String(cell).padStart(widths[i]!) : String(cell).padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
+}
+
+interface Output {
+  json: unknown;
+  table: string;
+}
+
+export async function runQuery(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normaliseGoFlags(argv),
+      allowPositionals: true,
+      strict: true,
+      options: {
+        addr: { type: 'string' },
+        config: { type: 'string' },
+        task: { type: 'string' },
+        key: { type: 'string' },
+        type: { type: 'string' },
+        limit: { type: 'string' },
+        start: { type: 'string' },
+        end: { type: 'string' },
+        'src-ip': { type: 'string' },
+        'dst-ip': { type: 'string' },
+        'src-port': { type: 'string' },
+        'dst-port': { type: 'string' },
+        protocol: { type: 'string' },
+        by: { type: 'string' },
+        'group-by': { type: 'string' },
+        order: { type: 'string' },
+        asc: { type: 'boolean', default: false },
+        offset: { type: 'string' },
+        bucket: { type: 'string' },
+        mode: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        tls: { type: 'boolean', default: false },
+        'tls-ca': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return reportError(io, usageError(`${(error as Error).message}\n\n${QUERY_HELP}`));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(QUERY_HELP);
+    return 0;
+  }
+  let client: ThriftQueryClient | undefined;
+  try {
+    let sub = positionals[0];
+    if (sub === undefined && values.mode !== undefined) {
+      sub = ORIGINAL_MODES[values.mode];
+      if (sub === undefined) throw usageError(`--mode "${values.mode}" is not one of ${Object.keys(ORIGINAL_MODES).join(', ')}`);
+    }
+    if (sub === undefined) throw usageError(`query needs a subcommand: ${SUBCOMMANDS.join(', ')} (see --help)`);
+    if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw usageError(`unknown query subcommand "${sub}": use ${SUBCOMMANDS.join(', ')}`);
+    if (positionals.length > 1) throw usageError(`unexpected argument "${positionals[1]}"`);
+    const nowMs = Date.now();
+    const startNs = values.start === undefined ? undefined : parseTime('--start', values.start, nowMs);
+    const endNs = values.end === undefined ? undefined : parseTime('--end', values.end, nowMs);
+    const limit = values.limit === undefined ? 10 : integerFlag('--limit', values.limit, 1, 10_000);
+    const timeoutMs = values.timeout === undefined ? 15_000 : durationFlag('--timeout', values.timeout);
+    const port = (flag: string, text: string | undefined, max: number): number | undefined => (text === undefined ? undefined : integerFlag(flag, text, 0, max));
+    const filter = new FlowFilter({
+      ...(values['src-ip'] === undefined ? {} : { src_ip: values['src-ip'] }),
+      ...(values['dst-ip'] === undefined ? {} : { dst_ip: values['dst-ip'] }),
+      ...(values['src-port'] === undefined ? {} : { src_port: port('--src-port', values['src-port'], 65535)! }),
+      ...(values['dst-port'] === undefined ? {} : { dst_port: port('--dst-port', values['dst-port'], 65535)! }),
+      ...(values.protocol === undefined ? {} : { protocol: port('--protocol', values.protocol, 255)! }),
+    });
+    const range = new TimeRange({
+      ...(startNs === undefined ? {} : { start_time_unix_nano: bigToInt64(startNs) }),
+      ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }),
+    });
+    const needTask = (): string => values.task ?? (() => { throw usageError(`query ${sub} needs --task NAME (netspectra query tasks lists them)`); })();
+    const addr = values.addr ?? (values.config === undefined ? '127.0.0.1:50051' : loadConfig({ file: values.config }).api.rpcListenAddr);
+    const tls = values.tls || values['tls-ca'] !== undefined ? (values['tls-ca'] === undefined ? {} : { ca: readFileSync(values['tls-ca']) }) : undefined;
+    client = await ThriftQueryClient.connect(addr, { timeoutMs, ...(tls === undefined ? {} : { tls }) });
+    const c = client;
+    let output: Output;
+    switch (sub as Subcommand) {
+      case 'tasks': {
+        let tasks: { name: string; kind: string; keyFields: string[] }[];
+        try {
+          tasks = (await c.call('ListTasks', (q) => q.ListTasks(new ListTasksRequest()))).tasks.map((t) => ({ name: t.name, kind: t.kind, keyFields: t.key_fields }));
+        } catch (error) {
+          // the original's ns-api has only SearchTasks
+          if (!isNetSpectraError(error) || error.code !== 'NS_ERR_API_REMOTE') throw error;
+          tasks = (await c.call('SearchTasks', (q) => q.SearchTasks(new SearchTasksRequest()))).task_names.map((name) => ({ name, kind: '', keyFields: [] }));
+        }
+        output = { json: tasks, table: renderTable(['TASK', 'KIND', 'KEY FIELDS'], tasks.map((t) => [t.name, t.kind, t.keyFields.join(',')])) };
+        break;
+      }
+      case 'aggregate': {
+        const task = values.task === undefined ? {} : { task_name: values.task };
+        const response: QueryTotalCountsResponse =
+          startNs === undefined
+            ? await c.call('AggregateFlows', (q) =>
+                q.AggregateFlows(new AggregationRequest({ ...task, ...filter, ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }) })),
+              )
+            : await c.call('AggregateFlowsInRange', (q) => q.AggregateFlowsInRange(new AggregateRangeRequest({ ...task, range, filter })));
+        const rows = response.summaries.map((s) => ({ task: s.task_name, flows: num(s.flow_count), packets: num(s.total_packets), bytes: num(s.total_bytes) }));
+        output = { json: rows, table: renderTable(['TASK', 'FLOWS', 'PACKETS', 'BYTES'], rows.map((r) => [r.task, r.flows, r.packets, r.bytes])) };
+        break;
+      }
+      case 'trace': {
+        if (values.key === undefined) throw usageError('query trace needs --key (e.g. --key SrcIP=10.0.0.1,DstPort=443)');
+        const request = new TraceFlowRequest({ task_name: needTask(), flow_keys: parseFlowKeys(values.key), ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }) });
+        const { lifecycle } = await c.call('TraceFlow', (q) => q.TraceFlow(request));
+        const first = int64ToBig(lifecycle.first_seen_unix_nano);
+        const last = int64ToBig(lifecycle.last_seen_unix_nano);
+        const json = { firstSeen: isoOf(first), lastSeen: isoOf(last), firstSeenNs: String(first), lastSeenNs: String(last), packets: num(lifecycle.total_packets), bytes: num(lifecycle.total_bytes) };
+        output = { json, table: renderTable(['FIRST SEEN', 'LAST SEEN', 'PACKETS', 'BYTES'], [[json.firstSeen, json.lastSeen, json.packets, json.bytes]]) };
+        break;
+      }
+      case 'heavy-hitters':
+      case 'super-spreaders': {
+        const type = sub === 'super-spreaders' ? 2 : values.type === undefined ? 0 : integerFlag('--type', values.type, 0, 1);
+        const taskName = needTask();
+        let snapshot: bigint | undefined;
+        let hitters;
+        if (startNs === undefined) {
+          const request = new HeavyHittersRequest({ task_name: taskName, type, limit, ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }) });
+          hitters = (await c.call('QueryHeavyHitters', (q) => q.QueryHeavyHitters(request))).hitters;
+        } else {
+          const response = await c.call('QuerySketchList', (q) => q.QuerySketchList(new SketchListRequest({ task_name: taskName, type, limit, range })));
+          hitters = response.hitters;
+          snapshot = int64ToBig(response.snapshot_unix_nano);
+        }
+        const rows = hitters.map((h, i) => ({ rank: i + 1, flow: h.flow, value: num(h.value) }));
+        const valueName = type === 2 ? 'SPREAD' : type === 1 ? 'BYTES' : 'PACKETS';
+        output = {
+          json: snapshot === undefined ? rows : { snapshot: isoOf(snapshot), snapshotNs: String(snapshot), hitters: rows },
+          table: (snapshot === undefined ? '' : `snapshot ${isoOf(snapshot)}\n`) + renderTable(['RANK', 'FLOW', valueName], rows.map((r) => [r.rank, r.flow, r.value])),
+        };
+        break;
+      }
+      case 'top':
+      case 'flows': {
+        const groupBy = values['group-by'] === undefined ? undefined : values['group-by'].split(',').map((f) => f.trim());
+        const base = { task_name: needTask(), range, filter, limit, ...(groupBy === undefined ? {} : { group_by: groupBy }) };
+        const response =
+          sub === 'top'
+            ? await c.call('TopFlows', (q) => q.TopFlows(new FlowListRequest({ ...base, order_by: values.by ?? 'bytes' })))
+            : await c.call('SearchFlows', (q) =>
+                q.SearchFlows(
+                  new FlowListRequest({ ...base, order_by: values.order ?? 'bytes', ascending: values.asc, offset: values.offset === undefined ? 0 : integerFlag('--offset', values.offset, 0, 10_000) }),
+                ),
+              );
+        output = flowsOutput(response.flows);
+        break;
+      }
+      case 'series': {
+        if (startNs === undefined) throw usageError('query series needs --start (e.g. --start -1h)');
+        const bucketNs = BigInt(values.bucket === undefined ? 60_000 : durationFlag('--bucket', values.bucket)) * NS_PER_MS;
+        const request = new FlowSeriesRequest({
+          ...(values.task === undefined ? {} : { task_name: values.task }),
+          start_time_unix_nano: bigToInt64(startNs),
+          ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }),
+          bucket_nanos: bigToInt64(bucketNs),
+          filter,
+        });
+        const rows = (await c.call('FlowSeries', (q) => q.FlowSeries(request))).buckets.map((b) => {
+          const start = int64ToBig(b.bucket_start_unix_nano);
+          return { task: b.task_name, bucketStart: isoOf(start), bucketStartNs: String(start), packets: num(b.total_packets), bytes: num(b.total_bytes), flows: num(b.flow_count) };
+        });
+        output = { json: rows, table: renderTable(['TASK', 'BUCKET START', 'PACKETS', 'BYTES', 'FLOWS'], rows.map((r) => [r.task, r.bucketStart, r.packets, r.bytes, r.flows])) };
+        break;
+      }
+    }
+    io.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : output.table);
+    return 0;
+  } catch (error) {
+    return reportError(io, error);
+  } finally {
+    client?.close();
+  }
+}
+
+function flowsOutput(flows: FlowRecord[]): Output {
+  const fields = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'].filter((f) => flows.some((flow) => flow.key[f] !== undefined));
+  const rows = flows.map((f) => {
+    const first = int64ToBig(f.first_seen_unix_nano);
+    const last = int64ToBig(f.last_seen_unix_nano);
+    return { task: f.task_name, key: f.key, packets: num(f.total_packets), bytes: num(f.total_bytes), firstSeen: isoOf(first), lastSeen: isoOf(last), firstSeenNs: String(first), lastSeenNs: String(last) };
+  });
+  return {
+    json: rows,
+    table: renderTable(
+      ['RANK', ...fields.map((f) => f.toUpperCase()), 'PACKETS', 'BYTES', 'FIRST SEEN', 'LAST SEEN'],
+      rows.map((r, i) => [i + 1, ...fields.map((f) => r.key[f] ?? ''), r.packets, r.bytes, r.firstSeen, r.lastSeen]),
+    ),
+  };
+}
+
+function durationFlag(flag: string, text: string): number {
+  try {
+    const ms = parseDuration(text);
+    if (ms >= 1) return ms;
+  } catch {
+    // reported below
+  }
+  throw new NetSpectraError('NS_ERR_USAGE', `${flag} expects a duration such as 500ms, 10s or 5m, got "${text}"`);
+}

@@ -1,0 +1,284 @@
+/**
+ * The ClickHouse read side (FlowQueryStore) over the original's tables plus our columns
+ * (clickhouse-schema.ts), for ClickHouse 18.16 and newer: every value is bound by clickhouse-sql.ts
+ * (18.16 has no server-side parameters), no window functions (18.16 has none: a series takes each
+ * segment's buckets as arrays and differences them with arrayMap over the arrays and their shifted
+ * copies, since 18.16 lambdas cannot read other columns), `LIMIT offset, n`, JSONEachRow.
+ *
+ * A segment (model/query.ts) is (task, key, RunId, EngineId, PeriodId): every engine run counts
+ * from zero in every period. Rows of the original (PeriodId 0, empty RunId) form one segment per
+ * flow, as its own newest-row-per-flow queries assumed. A segment's counters never decrease (they
+ * are cumulative), so its newest state is its max() — cheaper than argMax by TimestampNs.
+ *
+ * The conditions name TaskName and Timestamp besides TimestampNs, so the primary key
+ * (TaskName, Timestamp) prunes the parts read.
+ */
+import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseConfig } from '../config/schema.js';
+import { NetSpectraError } from '../model/errors.js';
+import type { KeyFieldName } from '../model/flow.js';
+import type { FlowQueryStore } from '../model/ports.js';
+import type {
+  FlowFilter,
+  FlowListQuery,
+  FlowRangeQuery,
+  FlowTotals,
+  SeriesPoint,
+  SeriesQuery,
+  SketchList,
+  SketchListQuery,
+  SketchListType,
+  SketchSnapshotInfo,
+  StoreHealth,
+  StoredTask,
+  TaskTotals,
+  TimeRangeNs,
+} from '../model/query.js';
+import type { KeyObject } from '../model/snapshot.js';
+import { dateTime, identifier, integer, joinSql, sql, type Sql } from './clickhouse-sql.js';
+import { classify, clickHouseUrl } from './clickhouse-store.js';
+
+export interface ClickHouseQueryStoreOptions {
+  /** Where to read (a clickhouse writer's block: the same server and database the engines write). */
+  connection: Pick<ClickHouseConfig, 'host' | 'port' | 'database' | 'username' | 'password' | 'cloud'>;
+  /**
+   * Time allowed for one query (ms).
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
+}
+
+const KEY = sql`SrcIP, DstIP, SrcPort, DstPort, Protocol`;
+const SEGMENT = sql`TaskName, RunId, EngineId, PeriodId, SrcIP, DstIP, SrcPort, DstPort, Protocol`;
+/** Largest unix second a DateTime holds. */
+const DATETIME_MAX = 4294967295n;
+const NS = 1_000_000_000n;
+
+const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
+const toBig = (value: unknown): bigint => (value === null || value === undefined ? 0n : BigInt(value as string));
+
+export class ClickHouseQueryStore implements FlowQueryStore {
+  readonly description: string;
+  readonly #options: ClickHouseQueryStoreOptions;
+  readonly #url: string;
+  #client: ClickHouseClient | undefined;
+
+  constructor(options: ClickHouseQueryStoreOptions) {
+    this.#options = options;
+    this.#url = clickHouseUrl(options.connection);
+    this.description = `clickhouse:${this.#url}/${options.connection.database}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.#client !== undefined) return;
+    const { connection } = this.#options;
+    identifier(connection.database); // refuses a database name that is not a plain identifier
+    this.#client = createClient({
+      url: this.#url,
+      username: connection.username,
+      password: connection.password,
+      request_timeout: this.#options.requestTimeoutMs ?? 30_000,
+      application: 'netspectra-query',
+      log: { level: ClickHouseLogLevel.OFF },
+      // readonly 2: statements of this client can read and set settings, never write or change a
+      // table, whatever a bug upstream let through; a query that runs away is stopped.
+      clickhouse_settings: { readonly: '2', max_query_size: '16777216', max_execution_time: Math.ceil((this.#options.requestTimeoutMs ?? 30_000) / 1000) },
+    });
+    try {
+      await this.#select(sql`SELECT version() AS version`);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const [version] = await this.#select(sql`SELECT version() AS version`);
+      const tables = await this.#select(
+        sql`SELECT name FROM system.tables WHERE database = ${this.#options.connection.database} AND name IN ('flow_metrics', 'heavy_hitters')`,
+      );
+      if (tables.length < 2) return { ok: false, detail: `${this.description}: ClickHouse ${String(version?.version)} answers, but the flow_metrics and heavy_hitters tables are missing (no engine wrote yet)` };
+      return { ok: true, detail: `${this.description}: ClickHouse ${String(version?.version)}` };
+    } catch (error) {
+      return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async tasks(): Promise<StoredTask[]> {
+    const exact = await this.#select(
+      sql`SELECT TaskName, max(isNotNull(SrcIP)) AS s, max(isNotNull(DstIP)) AS d, max(isNotNull(SrcPort)) AS sp, max(isNotNull(DstPort)) AS dp, max(isNotNull(Protocol)) AS p
+          FROM ${this.#table('flow_metrics')} GROUP BY TaskName`,
+    );
+    const sketches = await this.#select(sql`SELECT TaskName, max(Type) AS t FROM ${this.#table('heavy_hitters')} GROUP BY TaskName`);
+    const flags: [string, KeyFieldName][] = [
+      ['s', 'SrcIP'],
+      ['d', 'DstIP'],
+      ['sp', 'SrcPort'],
+      ['dp', 'DstPort'],
+      ['p', 'Protocol'],
+    ];
+    return [
+      ...exact.map((row): StoredTask => ({ name: String(row.TaskName), kind: 'exact', keyFields: flags.filter(([column]) => toNumber(row[column]) === 1).map(([, field]) => field) })),
+      ...sketches.map((row): StoredTask => ({ name: String(row.TaskName), kind: toNumber(row.t) === 2 ? 'super_spreader' : 'heavy_hitter', keyFields: [] })),
+    ];
+  }
+
+  async flowTotals(query: FlowRangeQuery): Promise<TaskTotals[]> {
+    const rows = await this.#select(
+      sql`SELECT TaskName, sum(kb) AS totalBytes, sum(kp) AS totalPackets, count() AS flowCount FROM (
+            SELECT TaskName, sum(dBytes) AS kb, sum(dPackets) AS kp FROM (${this.#live(query)}) GROUP BY TaskName, ${KEY}
+          ) GROUP BY TaskName ORDER BY TaskName`,
+    );
+    return rows.map((row) => ({ taskName: String(row.TaskName), bytes: toNumber(row.totalBytes), packets: toNumber(row.totalPackets), flows: toNumber(row.flowCount) }));
+  }
+
+  async flows(query: FlowListQuery): Promise<FlowTotals[]> {
+    const fields = query.groupBy.map((field) => identifier(field));
+    const group = joinSql([sql`TaskName`, ...fields]);
+    const order = { bytes: sql`gBytes`, packets: sql`gPackets`, firstSeen: sql`gFirst`, lastSeen: sql`gLast` }[query.orderBy];
+    const direction = query.descending ? sql`DESC` : sql`ASC`;
+    const tiebreak = fields.length === 0 ? sql`` : sql`, ${joinSql(fields)}`;
+    const rows = await this.#select(
+      sql`SELECT ${group}, sum(dBytes) AS gBytes, sum(dPackets) AS gPackets, min(firstNs) AS gFirst, max(lastNs) AS gLast
+          FROM (${this.#live(query)}) GROUP BY ${group}
+          ORDER BY ${order} ${direction}${tiebreak} LIMIT ${integer(query.offset, 'UInt32')}, ${integer(query.limit, 'UInt32')}`,
+    );
+    return rows.map((row) => ({
+      taskName: String(row.TaskName),
+      key: keyOf(row, query.groupBy),
+      bytes: toNumber(row.gBytes),
+      packets: toNumber(row.gPackets),
+      firstSeenNs: toBig(row.gFirst),
+      lastSeenNs: toBig(row.gLast),
+    }));
+  }
+
+  async series(query: SeriesQuery): Promise<SeriesPoint[]> {
+    const start = integer(query.range.startNs, 'Int64');
+    const bucket = integer(query.bucketNs, 'Int64');
+    const where = this.#conditions(query.taskName, query.range.endNs, query.filter);
+    // Per segment: its buckets' newest counters as arrays sorted by bucket (bucket -1: the state at
+    // the start), differenced to the growth per bucket, then summed per key and per task.
+    const rows = await this.#select(
+      sql`SELECT TaskName, bucket, sum(kp) AS packets, sum(kb) AS bytes, countIf(kp > 0) AS flows FROM (
+            SELECT TaskName, ${KEY}, tupleElement(point, 1) AS bucket, sum(tupleElement(point, 2)) AS kp, sum(tupleElement(point, 3)) AS kb FROM (
+              SELECT TaskName, ${KEY},
+                arrayJoin(arrayMap((b, p, y, pp, py) -> (b, p - pp, y - py), bs, ps, ys,
+                  arrayPushFront(arrayPopBack(ps), toInt64(0)), arrayPushFront(arrayPopBack(ys), toInt64(0)))) AS point
+              FROM (
+                SELECT ${SEGMENT}, arraySort(groupArray(b)) AS bs, arraySort((v, k) -> k, groupArray(p), groupArray(b)) AS ps, arraySort((v, k) -> k, groupArray(y), groupArray(b)) AS ys
+                FROM (
+                  SELECT ${SEGMENT}, if(TimestampNs <= ${start}, toInt64(-1), intDiv(TimestampNs - ${start} - 1, ${bucket})) AS b,
+                    toInt64(max(PacketCount)) AS p, toInt64(max(ByteCount)) AS y
+                  FROM ${this.#table('flow_metrics')} WHERE ${where}
+                  GROUP BY ${SEGMENT}, b
+                ) GROUP BY ${SEGMENT}
+              )
+            ) WHERE bucket >= 0 GROUP BY TaskName, ${KEY}, bucket
+          ) GROUP BY TaskName, bucket ORDER BY TaskName, bucket`,
+    );
+    return rows.map((row) => ({
+      taskName: String(row.TaskName),
+      bucketStartNs: query.range.startNs + toBig(row.bucket) * query.bucketNs,
+      bytes: toNumber(row.bytes),
+      packets: toNumber(row.packets),
+      flows: toNumber(row.flows),
+    }));
+  }
+
+  async sketchList(query: SketchListQuery): Promise<SketchList> {
+    const table = this.#table('heavy_hitters');
+    const where = sql`TaskName = ${query.taskName} AND Type = ${integer(query.type, 'UInt8')}`;
+    const rows = await this.#select(
+      sql`SELECT Flow, Value, TimestampNs FROM ${table}
+          WHERE ${where} AND (TimestampNs, RunId) IN (
+            SELECT TimestampNs, RunId FROM ${table} WHERE ${where} AND ${this.#sketchRange(query.range)}
+            ORDER BY TimestampNs DESC, RunId DESC LIMIT 1)
+          ORDER BY Value DESC, Flow LIMIT ${integer(query.limit, 'UInt32')}`,
+    );
+    return { snapshotNs: rows.length === 0 ? undefined : toBig(rows[0]!.TimestampNs), entries: rows.map((row) => ({ flow: String(row.Flow), value: toNumber(row.Value) })) };
+  }
+
+  async sketchSnapshots(taskName: string, range: TimeRangeNs, limit: number): Promise<SketchSnapshotInfo[]> {
+    const rows = await this.#select(
+      sql`SELECT TimestampNs, Type, count() AS entries FROM ${this.#table('heavy_hitters')}
+          WHERE TaskName = ${taskName} AND ${this.#sketchRange(range)}
+          GROUP BY TimestampNs, Type ORDER BY TimestampNs DESC, Type LIMIT ${integer(limit, 'UInt32')}`,
+    );
+    return rows.map((row) => ({ timestampNs: toBig(row.TimestampNs), type: toNumber(row.Type) as SketchListType, entries: toNumber(row.entries) }));
+  }
+
+  #table(name: 'flow_metrics' | 'heavy_hitters'): Sql {
+    return identifier(this.#options.connection.database, name);
+  }
+
+  #sketchRange(range: TimeRangeNs): Sql {
+    return sql`TimestampNs > ${integer(range.startNs ?? -1n, 'Int64')} AND TimestampNs <= ${integer(range.endNs, 'Int64')}${timestampBound(range.endNs)}`;
+  }
+
+  #conditions(taskName: string | undefined, endNs: bigint, filter: FlowFilter): Sql {
+    const where: Sql[] = [sql`TimestampNs <= ${integer(endNs, 'Int64')}${timestampBound(endNs)}`];
+    if (taskName !== undefined) where.push(sql`TaskName = ${taskName}`);
+    if (filter.SrcIP !== undefined) where.push(sql`SrcIP = ${filter.SrcIP.text}`);
+    if (filter.DstIP !== undefined) where.push(sql`DstIP = ${filter.DstIP.text}`);
+    if (filter.SrcPort !== undefined) where.push(sql`SrcPort = ${integer(filter.SrcPort, 'UInt16')}`);
+    if (filter.DstPort !== undefined) where.push(sql`DstPort = ${integer(filter.DstPort, 'UInt16')}`);
+    if (filter.Protocol !== undefined) where.push(sql`Protocol = ${integer(filter.Protocol, 'UInt8')}`);
+    return joinSql(where, ' AND ');
+  }
+
+  /** Segments that grew in the range, with their growth (dPackets, dBytes) and lifetime. */
+  #live(query: FlowRangeQuery): Sql {
+    const start = integer(query.range.startNs ?? -1n, 'Int64');
+    return sql`SELECT TaskName, ${KEY}, toInt64(endPackets) - toInt64(startPackets) AS dPackets, toInt64(endBytes) - toInt64(startBytes) AS dBytes, firstNs, lastNs FROM (
+        SELECT ${SEGMENT},
+          max(PacketCount) AS endPackets, max(ByteCount) AS endBytes,
+          maxIf(PacketCount, TimestampNs <= ${start}) AS startPackets, maxIf(ByteCount, TimestampNs <= ${start}) AS startBytes,
+          min(StartTimeNs) AS firstNs, max(EndTimeNs) AS lastNs
+        FROM ${this.#table('flow_metrics')} WHERE ${this.#conditions(query.taskName, query.range.endNs, query.filter)}
+        GROUP BY ${SEGMENT}
+      ) WHERE endPackets > startPackets`;
+  }
+
+  async #select(statement: Sql): Promise<Record<string, unknown>[]> {
+    const client = this.#client;
+    if (client === undefined) throw new NetSpectraError('NS_ERR_QUERY_STORE', `${this.description} is not open`);
+    try {
+      const result = await client.query({ query: statement.text, format: 'JSONEachRow' });
+      return await result.json<Record<string, unknown>>();
+    } catch (error) {
+      const { code, reason } = classify(error);
+      const password = this.#options.connection.password;
+      const message = `${this.description} could not answer a query: ${reason}`;
+      throw new NetSpectraError(code, password.length >= 3 ? message.split(password).join('***') : message, { cause: error });
+    }
+  }
+}
+
+/** `AND Timestamp <= …` for the primary key, when the end fits a DateTime. */
+function timestampBound(endNs: bigint): Sql {
+  const seconds = endNs / NS;
+  return seconds <= DATETIME_MAX ? sql` AND Timestamp <= ${dateTime(Number(seconds))}` : sql``;
+}
+
+function keyOf(row: Record<string, unknown>, fields: readonly KeyFieldName[]): KeyObject {
+  const key: KeyObject = {};
+  for (const field of fields) {
+    const value = row[field];
+    if (value === null || value === undefined) continue;
+    if (field === 'SrcIP' || field === 'DstIP') key[field] = typeof value === 'string' ? value : JSON.stringify(value);
+    else key[field] = Number(value);
+  }
+  return key;
+}

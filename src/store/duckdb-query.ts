@@ -1,0 +1,351 @@
+/**
+ * The embedded store's read side (FlowQueryStore) over the layout of duckdb-schema.ts.
+ *
+ * Queries read the numeric `flow_metrics_raw` joined to `snapshots`, not the `flow_metrics` view:
+ * filtering and grouping by the address halves avoids formatting every row's addresses as text;
+ * only the rows of a result are formatted (model/ip, exactly as the engine prints them). Every
+ * value is a bound parameter ($name) with an explicit type.
+ *
+ * A segment (model/query.ts) is (task, run, period, key): the store keeps one engine per run.
+ * A segment's counters never decrease (they are cumulative), so its newest state is its max():
+ * several times cheaper than arg_max(…, TimestampNs), and the same value.
+ */
+import { BIGINT, DuckDBInstance, INTEGER, UBIGINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { NetSpectraError } from '../model/errors.js';
+import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
+import { formatAddressWords } from '../model/ip.js';
+import type { FlowQueryStore } from '../model/ports.js';
+import type {
+  FlowFilter,
+  FlowListQuery,
+  FlowRangeQuery,
+  FlowTotals,
+  SeriesPoint,
+  SeriesQuery,
+  SketchList,
+  SketchListQuery,
+  SketchListType,
+  SketchSnapshotInfo,
+  StoreHealth,
+  StoredTask,
+  TaskTotals,
+  TimeRangeNs,
+} from '../model/query.js';
+import type { KeyObject } from '../model/snapshot.js';
+import { SCHEMA_VERSION } from './duckdb-schema.js';
+
+export type DuckDbQueryStoreOptions =
+  | {
+      /** The store file, opened read-only (several readers may share it; a writer may not hold it). */
+      path: string;
+    }
+  | {
+      /** A connection of a store this process already has open (e.g. a DuckDbStore's), shared. */
+      connection: DuckDBConnection;
+      description: string;
+    };
+
+type Params = Record<string, DuckDBValue>;
+type Types = Record<string, DuckDBType>;
+
+/** Collects bound parameters for one statement. */
+class Binder {
+  readonly values: Params = {};
+  readonly types: Types = {};
+  #next = 0;
+  bind(value: DuckDBValue, type: DuckDBType): string {
+    const name = `p${this.#next++}`;
+    this.values[name] = value;
+    this.types[name] = type;
+    return `$${name}`;
+  }
+}
+
+const KEY_COLUMNS = 'r.Family, r.SrcHi, r.SrcLo, r.DstHi, r.DstLo, r.SrcPort, r.DstPort, r.Protocol';
+const KEY_NAMES = 'Family, SrcHi, SrcLo, DstHi, DstLo, SrcPort, DstPort, Protocol';
+
+const hiOf = (words: readonly number[]): bigint => (BigInt(words[0]! >>> 0) << 32n) | BigInt(words[1]! >>> 0);
+const loOf = (words: readonly number[]): bigint => (BigInt(words[2]! >>> 0) << 32n) | BigInt(words[3]! >>> 0);
+
+function addressText(family: unknown, hi: unknown, lo: unknown): string | undefined {
+  if (lo === null || lo === undefined) return undefined;
+  const h = BigInt(hi as bigint);
+  const l = BigInt(lo as bigint);
+  const words = [Number(h >> 32n), Number(h & 0xffffffffn), Number(l >> 32n), Number(l & 0xffffffffn)];
+  return formatAddressWords(words, 0, Number(family));
+}
+
+const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
+const toBig = (value: unknown): bigint => (value === null || value === undefined ? 0n : BigInt(value as bigint));
+
+export class DuckDbQueryStore implements FlowQueryStore {
+  readonly description: string;
+  readonly #options: DuckDbQueryStoreOptions;
+  #instance: DuckDBInstance | undefined;
+  /** Queries on a shared connection run one at a time (a connection runs one statement). */
+  #sharedQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DuckDbQueryStoreOptions) {
+    this.#options = options;
+    this.description = 'path' in options ? `duckdb:${options.path}` : options.description;
+  }
+
+  async start(): Promise<void> {
+    if (!('path' in this.#options) || this.#instance !== undefined) return;
+    const path = this.#options.path;
+    try {
+      this.#instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY', threads: '2' });
+    } catch (error) {
+      throw new NetSpectraError(
+        'NS_ERR_STORE_OPEN',
+        `cannot open the embedded store ${path} for reading: ${messageOf(error)} (does the file exist? a running analyze or engine holds it until it ends)`,
+        { cause: error },
+      );
+    }
+    try {
+      const rows = await this.#rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'netspectra_schema'");
+      const version = rows.length === 0 ? undefined : toNumber((await this.#rows('SELECT max(Version) AS v FROM netspectra_schema'))[0]?.v);
+      if (version !== SCHEMA_VERSION) {
+        throw new NetSpectraError(
+          'NS_ERR_STORE_SCHEMA',
+          `the embedded store ${path} has store layout ${version ?? 'none (not a NetSpectra store)'} and this NetSpectra reads layout ${SCHEMA_VERSION}`,
+        );
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#instance?.closeSync();
+    this.#instance = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const [row] = await this.#rows('SELECT count(*) AS snapshots, coalesce(max(TimestampNs), 0) AS newest FROM snapshots');
+      return { ok: true, detail: `${this.description}: ${toNumber(row?.snapshots)} flow snapshots, newest at ${toBig(row?.newest)} ns` };
+    } catch (error) {
+      return { ok: false, detail: `${this.description}: ${messageOf(error)}` };
+    }
+  }
+
+  async tasks(): Promise<StoredTask[]> {
+    const rows = await this.#rows(
+      `SELECT TaskName, Kind, KeyFields FROM tasks
+       UNION ALL
+       SELECT TaskName, CASE WHEN max(Type) = 2 THEN 'super_spreader' ELSE 'heavy_hitter' END, '' FROM heavy_hitters GROUP BY TaskName`,
+    );
+    return rows.map((row) => ({
+      name: String(row.TaskName),
+      kind: String(row.Kind) as StoredTask['kind'],
+      keyFields: String(row.KeyFields)
+        .split(',')
+        .filter((f): f is KeyFieldName => (KEY_FIELD_NAMES as readonly string[]).includes(f)),
+    }));
+  }
+
+  async flowTotals(query: FlowRangeQuery): Promise<TaskTotals[]> {
+    const b = new Binder();
+    const rows = await this.#rows(
+      `WITH ${segments(b, query)},
+       per_key AS (SELECT TaskId, sum(packets) AS packets, sum(bytes) AS bytes FROM live GROUP BY TaskId, ${KEY_NAMES})
+       SELECT t.TaskName, sum(k.bytes) AS bytes, sum(k.packets) AS packets, count(*) AS flows
+       FROM per_key k JOIN tasks t ON t.TaskId = k.TaskId GROUP BY t.TaskName ORDER BY t.TaskName`,
+      b,
+    );
+    return rows.map((row) => ({ taskName: String(row.TaskName), bytes: toNumber(row.bytes), packets: toNumber(row.packets), flows: toNumber(row.flows) }));
+  }
+
+  async flows(query: FlowListQuery): Promise<FlowTotals[]> {
+    const b = new Binder();
+    const groupColumns = groupColumnsOf(query.groupBy);
+    const order = { bytes: 'bytes', packets: 'packets', firstSeen: 'firstNs', lastSeen: 'lastNs' }[query.orderBy];
+    const direction = query.descending ? 'DESC' : 'ASC';
+    const rows = await this.#rows(
+      `WITH ${segments(b, query)}
+       SELECT t.TaskName${groupColumns.map((c) => `, g.${c}`).join('')}, g.bytes, g.packets, g.firstNs, g.lastNs FROM (
+         SELECT TaskId${groupColumns.map((c) => `, ${c}`).join('')}, sum(bytes) AS bytes, sum(packets) AS packets, min(firstNs) AS firstNs, max(lastNs) AS lastNs
+         FROM live GROUP BY TaskId${groupColumns.map((c) => `, ${c}`).join('')}
+       ) g JOIN tasks t ON t.TaskId = g.TaskId
+       ORDER BY g.${order} ${direction}${groupColumns.map((c) => `, g.${c}`).join('')}
+       LIMIT ${b.bind(query.limit, INTEGER)} OFFSET ${b.bind(query.offset, INTEGER)}`,
+      b,
+    );
+    return rows.map((row) => ({
+      taskName: String(row.TaskName),
+      key: keyOf(row, query.groupBy),
+      bytes: toNumber(row.bytes),
+      packets: toNumber(row.packets),
+      firstSeenNs: toBig(row.firstNs),
+      lastSeenNs: toBig(row.lastNs),
+    }));
+  }
+
+  async series(query: SeriesQuery): Promise<SeriesPoint[]> {
+    const b = new Binder();
+    const start = b.bind(query.range.startNs, BIGINT);
+    const bucket = b.bind(query.bucketNs, BIGINT);
+    const where = conditions(b, query.taskName, query.range.endNs, query.filter);
+    // Per segment and bucket the newest counters; a bucket's traffic is their growth since the
+    // segment's previous bucket (bucket -1: its state at the start).
+    const rows = await this.#rows(
+      `WITH per_bucket AS (
+         SELECT s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS},
+           CASE WHEN s.TimestampNs <= ${start} THEN -1 ELSE (s.TimestampNs - ${start} - 1) // ${bucket} END AS bucket,
+           max(r.PacketCount)::BIGINT AS p, max(r.ByteCount)::BIGINT AS y
+         FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+         WHERE ${where}
+         GROUP BY s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS}, bucket
+       ), deltas AS (
+         SELECT TaskId, ${KEY_NAMES}, bucket,
+           p - coalesce(lag(p) OVER w, 0) AS dp, y - coalesce(lag(y) OVER w, 0) AS dy
+         FROM per_bucket WINDOW w AS (PARTITION BY TaskId, RunNo, PeriodId, ${KEY_NAMES} ORDER BY bucket)
+       ), per_key AS (
+         SELECT TaskId, bucket, sum(dp) AS dp, sum(dy) AS dy FROM deltas WHERE bucket >= 0 GROUP BY TaskId, bucket, ${KEY_NAMES}
+       )
+       SELECT t.TaskName, k.bucket, sum(k.dp) AS packets, sum(k.dy) AS bytes, count(*) FILTER (WHERE k.dp > 0) AS flows
+       FROM per_key k JOIN tasks t ON t.TaskId = k.TaskId GROUP BY t.TaskName, k.bucket ORDER BY t.TaskName, k.bucket`,
+      b,
+    );
+    return rows.map((row) => ({
+      taskName: String(row.TaskName),
+      bucketStartNs: query.range.startNs + toBig(row.bucket) * query.bucketNs,
+      bytes: toNumber(row.bytes),
+      packets: toNumber(row.packets),
+      flows: toNumber(row.flows),
+    }));
+  }
+
+  async sketchList(query: SketchListQuery): Promise<SketchList> {
+    const b = new Binder();
+    const task = b.bind(query.taskName, VARCHAR);
+    const type = b.bind(query.type, UTINYINT);
+    const rows = await this.#rows(
+      `SELECT h.Flow, h.Value, h.TimestampNs FROM heavy_hitters h
+       JOIN (
+         SELECT TimestampNs AS ts, RunId AS run FROM heavy_hitters
+         WHERE TaskName = ${task} AND Type = ${type} AND TimestampNs > ${b.bind(query.range.startNs ?? -1n, BIGINT)} AND TimestampNs <= ${b.bind(query.range.endNs, BIGINT)}
+         ORDER BY TimestampNs DESC, RunId DESC LIMIT 1
+       ) newest ON h.TimestampNs = newest.ts AND h.RunId = newest.run
+       WHERE h.TaskName = ${task} AND h.Type = ${type}
+       ORDER BY h.Value DESC, h.Flow LIMIT ${b.bind(query.limit, INTEGER)}`,
+      b,
+    );
+    return { snapshotNs: rows.length === 0 ? undefined : toBig(rows[0]!.TimestampNs), entries: rows.map((row) => ({ flow: String(row.Flow), value: toNumber(row.Value) })) };
+  }
+
+  async sketchSnapshots(taskName: string, range: TimeRangeNs, limit: number): Promise<SketchSnapshotInfo[]> {
+    const b = new Binder();
+    const rows = await this.#rows(
+      `SELECT TimestampNs, Type, count(*) AS entries FROM heavy_hitters
+       WHERE TaskName = ${b.bind(taskName, VARCHAR)} AND TimestampNs > ${b.bind(range.startNs ?? -1n, BIGINT)} AND TimestampNs <= ${b.bind(range.endNs, BIGINT)}
+       GROUP BY TimestampNs, Type ORDER BY TimestampNs DESC, Type LIMIT ${b.bind(limit, INTEGER)}`,
+      b,
+    );
+    return rows.map((row) => ({ timestampNs: toBig(row.TimestampNs), type: toNumber(row.Type) as SketchListType, entries: toNumber(row.entries) }));
+  }
+
+  async #rows(statement: string, binder?: Binder): Promise<Record<string, unknown>[]> {
+    const run = async (connection: DuckDBConnection): Promise<Record<string, unknown>[]> => {
+      try {
+        const reader = binder === undefined ? await connection.runAndReadAll(statement) : await connection.runAndReadAll(statement, binder.values, binder.types);
+        return reader.getRowObjectsJS();
+      } catch (error) {
+        throw new NetSpectraError('NS_ERR_QUERY_STORE', `${this.description} could not answer a query: ${messageOf(error)}`, { cause: error });
+      }
+    };
+    if ('connection' in this.#options) {
+      const shared = this.#options.connection;
+      const result = this.#sharedQueue.then(() => run(shared));
+      this.#sharedQueue = result.catch(() => undefined);
+      return result;
+    }
+    if (this.#instance === undefined) throw new NetSpectraError('NS_ERR_QUERY_STORE', `${this.description} is not open`);
+    // one connection per query: DuckDB runs them in parallel
+    const connection = await this.#instance.connect();
+    try {
+      return await run(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+}
+
+/** WHERE conditions on `r` (flow_metrics_raw) and `s` (snapshots) for a task, an end and a filter. */
+function conditions(b: Binder, taskName: string | undefined, endNs: bigint, filter: FlowFilter): string {
+  const where = [`s.TimestampNs <= ${b.bind(endNs, BIGINT)}`];
+  if (taskName !== undefined) where.push(`s.TaskId = (SELECT TaskId FROM tasks WHERE TaskName = ${b.bind(taskName, VARCHAR)})`);
+  for (const [field, prefix] of [
+    ['SrcIP', 'Src'],
+    ['DstIP', 'Dst'],
+  ] as const) {
+    const address = filter[field];
+    if (address === undefined) continue;
+    where.push(`r.Family = ${b.bind(address.family, UTINYINT)}`);
+    where.push(`r.${prefix}Hi = ${b.bind(hiOf(address.words), UBIGINT)} AND r.${prefix}Lo = ${b.bind(loOf(address.words), UBIGINT)}`);
+  }
+  for (const field of ['SrcPort', 'DstPort', 'Protocol'] as const) {
+    const value = filter[field];
+    if (value !== undefined) where.push(`r.${field} = ${b.bind(value, INTEGER)}`);
+  }
+  return where.join(' AND ');
+}
+
+/**
+ * CTEs `seg` (per segment: state at the end and at the start) and `live` (segments that grew in
+ * the range, with their growth as `packets`/`bytes`).
+ */
+function segments(b: Binder, query: FlowRangeQuery): string {
+  const where = conditions(b, query.taskName, query.range.endNs, query.filter);
+  // without a start every state at the start is zero: no need to compute it
+  const start = query.range.startNs === undefined ? undefined : b.bind(query.range.startNs, BIGINT);
+  const startState =
+    start === undefined
+      ? '0::BIGINT AS startPackets, 0::BIGINT AS startBytes,'
+      : `coalesce(max(r.PacketCount) FILTER (WHERE s.TimestampNs <= ${start}), 0)::BIGINT AS startPackets,
+        coalesce(max(r.ByteCount) FILTER (WHERE s.TimestampNs <= ${start}), 0)::BIGINT AS startBytes,`;
+  return `seg AS (
+      SELECT s.TaskId AS TaskId, ${KEY_COLUMNS},
+        max(r.PacketCount)::BIGINT AS endPackets,
+        max(r.ByteCount)::BIGINT AS endBytes,
+        ${startState}
+        min(r.StartTimeNs) AS firstNs, max(r.EndTimeNs) AS lastNs
+      FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+      WHERE ${where}
+      GROUP BY s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS}
+    ), live AS (
+      SELECT *, endPackets - startPackets AS packets, endBytes - startBytes AS bytes FROM seg WHERE endPackets > startPackets
+    )`;
+}
+
+/** Columns of `live` that a grouping by key fields needs (an address's family with the address). */
+function groupColumnsOf(fields: readonly KeyFieldName[]): string[] {
+  const columns: string[] = [];
+  if (fields.includes('SrcIP') || fields.includes('DstIP')) columns.push('Family');
+  if (fields.includes('SrcIP')) columns.push('SrcHi', 'SrcLo');
+  if (fields.includes('DstIP')) columns.push('DstHi', 'DstLo');
+  for (const field of ['SrcPort', 'DstPort', 'Protocol'] as const) if (fields.includes(field)) columns.push(field);
+  return columns;
+}
+
+function keyOf(row: Record<string, unknown>, fields: readonly KeyFieldName[]): KeyObject {
+  const key: KeyObject = {};
+  const src = fields.includes('SrcIP') ? addressText(row.Family, row.SrcHi, row.SrcLo) : undefined;
+  const dst = fields.includes('DstIP') ? addressText(row.Family, row.DstHi, row.DstLo) : undefined;
+  if (src !== undefined) key.SrcIP = src;
+  if (dst !== undefined) key.DstIP = dst;
+  for (const field of ['SrcPort', 'DstPort', 'Protocol'] as const) {
+    if (fields.includes(field) && row[field] !== null && row[field] !== undefined) key[field] = Number(row[field]);
+  }
+  return key;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
