@@ -22,6 +22,15 @@ import type { NatsConnection } from './nats-connection.js';
 
 export type PublishFormat = 'packet-info' | 'packet-batch';
 
+/**
+ * Where encoded messages go: core NATS by default (fire and forget), or a JetStreamSink
+ * (acknowledged, deduplicated by `id`). `id` is unique per message of this publisher and stable
+ * when the same message is sent again, e.g. `<probe id>-<partition>-<sequence>`.
+ */
+export interface MessageSink {
+  send(subject: string, payload: Uint8Array, id: string): void;
+}
+
 export interface PacketPublisherOptions {
   /** `probe.subject`; partitioned batches go to `<subject>.<partition>`. */
   subject: string;
@@ -35,6 +44,8 @@ export interface PacketPublisherOptions {
   maxMessageBytes?: number;
   /** Identifies this probe's streams; random by default. */
   probeId?: number;
+  /** Where messages go. @default core NATS publish on the connection */
+  sink?: MessageSink;
 }
 
 export interface PacketPublisherStats {
@@ -59,7 +70,7 @@ export function partitionSubject(subject: string, partition: number): string {
 }
 
 export class PacketPublisher {
-  readonly #connection: NatsConnection;
+  readonly #sink: MessageSink;
   readonly #subject: string;
   readonly #format: PublishFormat;
   readonly #partitions: number;
@@ -70,9 +81,11 @@ export class PacketPublisher {
   readonly #sequences: bigint[] = [];
   readonly #subjects: string[] = [];
   readonly #stats: PacketPublisherStats = { packets: 0, messages: 0, bytes: 0, unencodable: 0 };
+  /** Prefix of message ids (deduplication in JetStream mode). */
+  readonly #idPrefix: string;
 
   constructor(connection: NatsConnection, options: PacketPublisherOptions) {
-    this.#connection = connection;
+    this.#sink = options.sink ?? { send: (subject, payload) => connection.publish(subject, payload) };
     this.#subject = options.subject;
     this.#format = options.format ?? 'packet-batch';
     this.#partitions = options.partitions ?? 16;
@@ -80,6 +93,7 @@ export class PacketPublisher {
     this.#perMessage = options.packetsPerMessage ?? 4096;
     this.#maxBytes = options.maxMessageBytes ?? 1_000_000;
     this.#probeId = options.probeId ?? randomInt(0, 1 << 24);
+    this.#idPrefix = this.#probeId.toString(36);
     for (let p = 0; p < this.#partitions; p++) {
       this.#staging.push(new PacketBatch(this.#perMessage));
       this.#sequences.push(0n);
@@ -111,7 +125,7 @@ export class PacketPublisher {
           this.#stats.unencodable++;
           continue;
         }
-        this.#connection.publish(this.#subject, out.subarray(offset, offset + size));
+        this.#sink.send(this.#subject, out.subarray(offset, offset + size), `${this.#idPrefix}-i-${this.#stats.messages}`);
         offset += size;
         this.#stats.packets++;
         this.#stats.messages++;
@@ -154,8 +168,9 @@ export class PacketPublisher {
         start = end;
         continue;
       }
-      this.#sequences[partition]! += 1n;
-      this.#connection.publish(this.#subjects[partition]!, message);
+      const sequence = this.#sequences[partition]!;
+      this.#sequences[partition] = sequence + 1n;
+      this.#sink.send(this.#subjects[partition]!, message, `${this.#idPrefix}-${partition}-${sequence}`);
       this.#stats.packets += end - start;
       this.#stats.messages++;
       this.#stats.bytes += message.byteLength;

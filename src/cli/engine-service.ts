@@ -16,14 +16,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { CheckpointStore, type EngineCheckpoint } from '../bus/engine-checkpoint.js';
+import { JetStreamPacketConsumer } from '../bus/jetstream-packet-consumer.js';
+import { ensurePacketStream } from '../bus/jetstream-stream.js';
+import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js';
+import type { Alerter } from '../alerting/alerter.js';
+import { NotificationDispatcher } from '../alerting/notification-dispatcher.js';
+import { notifiersFromConfig, type NotifierStreams } from '../alerting/notifiers/index.js';
+import { RemoteAnalyst } from '../ai/remote-analyst.js';
+import { AlertRelayPublisher, AlertRelayReceiver } from '../bus/alert-relay.js';
 import { LeaderLease } from '../bus/leader-lease.js';
 import { NatsConnection } from '../bus/nats-connection.js';
 import { PacketSubscriber, type PacketSubscriberStats } from '../bus/packet-subscriber.js';
 import type { PartitionOwnership } from '../bus/partition-ownership.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { Engine, type TaskStats } from '../engine/engine.js';
+import type { EngineTasks } from '../engine/task-plan.js';
 import { Manager, type TaskGroup } from '../engine/manager.js';
 import { NetSpectraError } from '../model/errors.js';
+import type { PacketBatch } from '../model/packet.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { TaskGroupName } from '../model/snapshot.js';
 import { InstrumentedWriter } from '../store/instrumented-writer.js';
@@ -70,6 +81,15 @@ export interface EngineServiceOptions {
   shutdownTimeoutMs?: number;
   /** Log lines (no trailing newline). @default none */
   log?: (line: string) => void;
+  /** Where the log notifier writes (alerter.notifiers.log). @default process.stdout / process.stderr */
+  notifierStreams?: NotifierStreams;
+  /** Evaluate the alerter's rules (alerter.*). @default true */
+  alerting?: boolean;
+  /**
+   * Durable mode (`probe.jetstream`): consume the stream from this engine's checkpoint instead of
+   * subscribing (docs/pipeline.md, "JetStream durable mode"). @default undefined: core NATS
+   */
+  jetstream?: { stream: string; maxAgeMs: number; maxBytes: number };
 }
 
 export interface EngineServiceEvents {
@@ -77,6 +97,8 @@ export interface EngineServiceEvents {
   leader: [leader: boolean];
   /** The engine failed while running (a worker died); the service should be stopped. */
   failed: [error: NetSpectraError];
+  /** JetStream mode: a checkpoint was written (after a period end reached every writer). */
+  checkpoint: [checkpoint: EngineCheckpoint];
 }
 
 export interface EngineCounters {
@@ -116,8 +138,13 @@ const DEFAULT_TICK_MS = 250;
 
 export class EngineService extends EventEmitter<EngineServiceEvents> implements AsyncDisposable {
   readonly options: Readonly<EngineServiceOptions>;
-  /** Identifies the rows this process writes (RunId column). */
-  readonly runId = randomUUID();
+  #runId: string = randomUUID();
+  #consumer: JetStreamPacketConsumer | undefined;
+  #checkpoints: CheckpointStore | undefined;
+  /** JetStream mode: period resets held back because the engine was still replaying. */
+  #heldTicks = 0;
+  #checkpointFailures = 0;
+  #checkpointsSkipped = 0;
   #connection: NatsConnection | undefined;
   #engine: Engine | undefined;
   #manager: Manager | undefined;
@@ -125,6 +152,10 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
   #lease: LeaderLease | undefined;
   #metricsServer: MetricsServer | undefined;
   #writers: InstrumentedWriter[] = [];
+  #alerter: Alerter | undefined;
+  /** Cluster mode: the leader's deliveries of every engine's relayed notifications. */
+  #alertDispatcher: NotificationDispatcher | undefined;
+  #alertRelay: AlertRelayReceiver | undefined;
   #startedWriters: SnapshotWriter[] = [];
   #tickTimer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
@@ -141,6 +172,24 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
   constructor(options: EngineServiceOptions) {
     super();
     this.options = options;
+  }
+
+  /**
+   * Identifies the rows this process writes (RunId column); in JetStream mode the run of the
+   * checkpoint this engine resumed, so the replayed rows and the crashed process's are one run.
+   */
+  get runId(): string {
+    return this.#runId;
+  }
+
+  /** JetStream mode: the checkpoint resumed or last written (undefined in core mode or before start). */
+  get checkpoint(): EngineCheckpoint | undefined {
+    return this.#checkpoints?.last;
+  }
+
+  /** JetStream mode: whether the replay of the backlog found at start is done. */
+  get caughtUp(): boolean {
+    return this.#consumer?.caughtUp ?? true;
   }
 
   /** Whether this engine does the cluster's singleton duties (always, without leader election). */
@@ -160,7 +209,11 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
   }
 
   get counters(): EngineCounters {
-    const subscriber: PacketSubscriberStats = this.#subscriber?.stats ?? { messages: 0, packets: 0, malformed: 0, missing: 0, overflow: 0, lastError: undefined };
+    const durable = this.#consumer?.stats;
+    const subscriber: PacketSubscriberStats =
+      durable !== undefined
+        ? { messages: durable.messages, packets: durable.packets, malformed: durable.malformed, missing: durable.missing, overflow: 0, lastError: durable.lastError }
+        : (this.#subscriber?.stats ?? { messages: 0, packets: 0, malformed: 0, missing: 0, overflow: 0, lastError: undefined });
     return {
       packetsReceived: subscriber.packets,
       ...this.#counters,
@@ -180,6 +233,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     try {
       this.#connection = new NatsConnection({ url: o.natsUrl, name: `netspectra-engine ${o.engineId}`, connectTimeoutMs: o.connectTimeoutMs ?? 5000, drainTimeoutMs: this.#shutdownMs() });
       await this.#connection.start();
+      const resumed = o.jetstream === undefined ? undefined : await this.#resume(o.jetstream);
 
       const tasks = engineTasksOf(o.config);
       const engine = new Engine({ tasks, workers: o.workers ?? o.config.aggregator.numWorkers });
@@ -207,14 +261,25 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       }
       this.#writers = [...measured.values()];
       const groups: TaskGroup[] = set.groups.map((group) => ({ ...group, writers: group.writers.map((w) => ({ ...w, writer: measured.get(w.writer)! })) }));
+      // before the manager, which takes the groups' writers as they are
+      this.#alerter = await this.#setUpAlerting(groups, tasks);
       this.#manager = new Manager({
         engine,
         groups,
         periodMs: o.config.aggregator.periodMs,
         clock: 'wall',
         onSnapshot: (snapshot) => this.#snapshots[snapshot.group]++,
+        ...(resumed === undefined
+          ? {}
+          : {
+              firstPeriodStartMs: resumed.periodStartMs,
+              // a period end is stamped when it is taken: its rows are newer than any row an
+              // earlier process wrote for the period, even when it was held back by a replay
+              lateTimestampAfterMs: 0,
+              periodEndBarrier: (next, written) => this.#checkpointAt(next, written),
+            }),
       });
-      this.#startedWriters = await startAll(this.#writers, [engine.start()]);
+      this.#startedWriters = await startAll(this.#alerter === undefined ? this.#writers : [...this.#writers, this.#alerter], [engine.start()]);
 
       if (o.metricsListen !== undefined) {
         this.#metricsServer = new MetricsServer({ listen: o.metricsListen, metrics: () => this.metricsText(), health: () => this.health() });
@@ -244,15 +309,32 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         this.emit('leader', true);
       }
 
-      this.#subscriber = new PacketSubscriber(this.#connection, {
-        subjects: this.subjects,
-        pool: engine.pool,
-        maxDelayMs: o.maxDelayMs ?? 200,
-        maxQueuedMessages: o.maxQueuedMessages ?? (o.format === 'batch' ? 1024 : 65_536),
-      });
-      await this.#subscriber.start();
-      this.#tickTimer = setInterval(() => this.#tick(), o.tickMs ?? DEFAULT_TICK_MS);
-      this.#consuming = this.#consume();
+      if (resumed !== undefined) {
+        this.#consumer = new JetStreamPacketConsumer(this.#connection, {
+          stream: o.jetstream!.stream,
+          subjects: this.subjects,
+          startSequences: resumed.resumeSequences,
+          pool: engine.pool,
+          maxDelayMs: o.maxDelayMs ?? 200,
+          heartbeatMs: o.tickMs ?? DEFAULT_TICK_MS,
+          pullMessages: o.format === 'batch' ? 16 : 1024,
+          maxQueuedMessages: o.format === 'batch' ? 64 : 8192,
+        });
+        await this.#consumer.start();
+        // snapshots and resets are driven by the consume loop, at message boundaries
+        this.#tickTimer = setInterval(() => this.#noteConnection(), o.tickMs ?? DEFAULT_TICK_MS);
+        this.#consuming = this.#consumeDurably();
+      } else {
+        this.#subscriber = new PacketSubscriber(this.#connection, {
+          subjects: this.subjects,
+          pool: engine.pool,
+          maxDelayMs: o.maxDelayMs ?? 200,
+          maxQueuedMessages: o.maxQueuedMessages ?? (o.format === 'batch' ? 1024 : 65_536),
+        });
+        await this.#subscriber.start();
+        this.#tickTimer = setInterval(() => this.#tick(), o.tickMs ?? DEFAULT_TICK_MS);
+        this.#consuming = this.#consume();
+      }
     } catch (error) {
       await this.#teardown();
       this.#startedAt = 0;
@@ -392,7 +474,88 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       .single('netspectra_engine_leader_election', 'gauge', '1 when this engine takes part in leader election.', o.leaderElection ? 1 : 0)
       .single('netspectra_engine_leader', 'gauge', '1 while this engine does the singleton duties (the leader, or alone without election).', this.isLeader ? 1 : 0)
       .single('netspectra_engine_leader_acquisitions_total', 'counter', 'Times this engine became the leader.', this.#lease?.acquisitions ?? 0);
+    const alerts = this.#alerter?.stats();
+    if (alerts !== undefined) {
+      // with the relay, the engine's own notifier is the relay; the leader's deliveries are the dispatcher's
+      const delivery = this.#alertDispatcher?.stats() ?? alerts.notifiers;
+      text
+        .single('netspectra_alert_evaluations_total', 'counter', 'Rule evaluations (snapshots the alerter checked).', alerts.evaluations)
+        .single('netspectra_alert_notifications_total', 'counter', 'Notifications this engine produced (firing, repeat, resolved).', alerts.notifications)
+        .single('netspectra_alert_analysis_failures_total', 'counter', 'Analyses that failed or missed their deadline (the built-in analysis went instead).', alerts.analysisFailures)
+        .single('netspectra_alert_relay_received_total', 'counter', 'Notifications received on the relay subject (cluster mode).', this.#alertRelay?.stats.received ?? 0)
+        .single('netspectra_alert_relay_malformed_total', 'counter', 'Relay payloads that were not a notification (dropped).', this.#alertRelay?.stats.malformed ?? 0)
+        .family('netspectra_alert_deliveries_total', 'counter', 'Notifications delivered per notifier.', delivery.map((n) => ({ value: n.delivered, labels: { notifier: n.name } })))
+        .family('netspectra_alert_delivery_failures_total', 'counter', 'Failed or dropped deliveries per notifier.', delivery.map((n) => ({ value: n.failed + n.dropped, labels: { notifier: n.name } })));
+    }
+    const consumer = this.#consumer;
+    if (consumer !== undefined) {
+      const checkpoint = this.#checkpoints?.last;
+      const subjects = consumer.subjects;
+      text
+        .family(
+          'netspectra_engine_jetstream_pending_messages',
+          'gauge',
+          'Messages of a subject still in the stream after the last one received (the consumer lag).',
+          subjects.map((s) => ({ value: s.pending, labels: { subject: s.subject } })),
+        )
+        .family(
+          'netspectra_engine_jetstream_position',
+          'gauge',
+          'Last stream sequence of a subject wholly handed to the engine.',
+          subjects.map((s) => ({ value: s.position, labels: { subject: s.subject } })),
+        )
+        .single('netspectra_engine_jetstream_caught_up', 'gauge', '1 once the backlog found at start (the replay from the checkpoint) is consumed.', consumer.caughtUp ? 1 : 0)
+        .single('netspectra_engine_jetstream_held_ticks_total', 'counter', 'Snapshot and period-end checks held back while replaying.', this.#heldTicks)
+        .single('netspectra_engine_checkpoint_period_id', 'gauge', 'Period of the last checkpoint read or written (its start, seconds since the epoch).', checkpoint?.periodId ?? 0)
+        .single('netspectra_engine_checkpoint_written_time_seconds', 'gauge', 'When the last checkpoint was written, seconds since the epoch.', (checkpoint?.writtenAtMs ?? 0) / 1000)
+        .single('netspectra_engine_checkpoint_writes_total', 'counter', 'Checkpoints written by this process.', this.#checkpoints?.writes ?? 0)
+        .single('netspectra_engine_checkpoint_failures_total', 'counter', 'Checkpoint writes that failed and were retried.', this.#checkpointFailures)
+        .single('netspectra_engine_checkpoint_skipped_total', 'counter', 'Period ends not checkpointed because a period-end snapshot write failed.', this.#checkpointsSkipped);
+    }
     return text.toString();
+  }
+
+  /**
+   * The alerter (docs/alerting.md): every engine evaluates the rules on the traffic it owns. Alone,
+   * it delivers its notifications itself; with leader election, every engine publishes them on the
+   * relay subject and only the current leader delivers what arrives there — one notification per
+   * alert in the cluster, and the next leader takes over when one dies.
+   */
+  async #setUpAlerting(groups: TaskGroup[], tasks: EngineTasks): Promise<Alerter | undefined> {
+    const o = this.options;
+    if (o.alerting === false) return undefined;
+    const config = o.config;
+    const notifiers = notifiersFromConfig(config, o.notifierStreams ?? { stdout: process.stdout, stderr: process.stderr });
+    const relay = o.leaderElection && notifiers.length > 0;
+    const alerter = alerterFromConfig(
+      config,
+      [...tasks.exact, ...tasks.sketch].map((t) => t.name),
+      {
+        notifiers: relay ? [new AlertRelayPublisher(this.#connection!, { engineId: o.engineId })] : notifiers,
+        // the AI service explains firing alerts when configured; the built-in analyst otherwise, or when it fails
+        ...(config.alerter.aiAnalysis.enabled && notifiers.length > 0
+          ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
+          : {}),
+        onWarning: (line) => this.#log(line),
+      },
+    );
+    if (alerter === undefined) return undefined;
+    scheduleAlerter(groups, alerter, config);
+    if (relay) {
+      const dispatcher = new NotificationDispatcher({
+        notifiers,
+        timeoutMs: config.alerter.notifiers.timeoutMs,
+        onFailure: (failure) => this.#log(`alert notification not delivered: ${failure.error.toDisplayString()}`),
+      });
+      this.#alertDispatcher = dispatcher;
+      this.#alertRelay = new AlertRelayReceiver(this.#connection!, {
+        onNotification: (notification) => {
+          if (this.isLeader) dispatcher.dispatch(Promise.resolve(notification));
+        },
+      });
+      await this.#alertRelay.start();
+    }
+    return alerter;
   }
 
   #shutdownMs(): number {
@@ -403,8 +566,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     this.options.log?.(line);
   }
 
-  /** Take what is due (snapshots, a period reset); never two ticks at once. Also notices NATS outages for the log. */
-  #tick(): void {
+  /** Notices NATS outages for the log. */
+  #noteConnection(): void {
     const connection = this.#connection;
     if (connection !== undefined) {
       const { disconnects, reconnects } = connection.stats;
@@ -412,6 +575,11 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       if (reconnects > this.#nats.reconnects) this.#log(`reconnected to NATS`);
       this.#nats = { disconnects, reconnects };
     }
+  }
+
+  /** Take what is due (snapshots, a period reset); never two ticks at once. Also notices NATS outages for the log. */
+  #tick(): void {
+    this.#noteConnection();
     if (this.#ticking !== undefined || this.#manager === undefined || this.#failure !== undefined) return;
     this.#ticking = this.#manager
       .tick()
@@ -423,39 +591,157 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
 
   async #consume(): Promise<void> {
     const subscriber = this.#subscriber!;
+    try {
+      for await (const batch of subscriber.batches()) await this.#ingest(batch);
+    } catch (error) {
+      // what is still queued is lost with the engine; the owner stops the service (`failed` event)
+      this.#fail(error);
+      subscriber.stop();
+    }
+  }
+
+  /**
+   * JetStream mode: the replay source is also the clock's driver. Snapshots and period resets are
+   * taken only at message boundaries (so a checkpoint's position is exact) and not at all while
+   * the backlog found at start is replayed: a period that ended meanwhile ends once the replay is
+   * done, so no message of the old period is counted in the new one (docs/pipeline.md).
+   */
+  async #consumeDurably(): Promise<void> {
+    const consumer = this.#consumer!;
+    const manager = this.#manager!;
+    const tickMs = this.options.tickMs ?? DEFAULT_TICK_MS;
+    let lastTick = performance.now();
+    let replaying = !consumer.caughtUp;
+    if (replaying) this.#log(`replaying the stream from the checkpoint (${consumer.stats.pending} messages)`);
+    try {
+      for await (const delivery of consumer.deliveries()) {
+        if (delivery.batch !== undefined) await this.#ingest(delivery.batch);
+        if (!delivery.atMessageBoundary || performance.now() - lastTick < tickMs || this.#failure !== undefined) continue;
+        lastTick = performance.now();
+        if (!consumer.caughtUp) {
+          this.#heldTicks++;
+          continue;
+        }
+        if (replaying) {
+          replaying = false;
+          this.#log(`caught up with the stream after replaying ${consumer.stats.messages} messages`);
+        }
+        await manager.tick();
+      }
+    } catch (error) {
+      this.#fail(error);
+      consumer.stop();
+    }
+  }
+
+  async #ingest(batch: PacketBatch): Promise<void> {
     const manager = this.#manager!;
     const engine = this.#engine!;
     const ownership = this.options.ownership;
     const filter = this.options.format === 'packet-info' && !ownership.ownsAll;
     const check = this.options.format === 'batch' && !ownership.ownsAll;
-    try {
-      for await (const batch of subscriber.batches()) {
-        if (filter) {
-          this.#counters.packetsNotOwned += ownership.keepOwned(batch);
-          if (batch.count === 0) {
-            engine.pool.release(batch);
-            continue;
-          }
-        } else if (check) {
-          const foreign = ownership.countForeign(batch);
-          if (foreign > 0) {
-            this.#counters.packetsForeignPartition += foreign;
-            if (!this.#foreignWarned) {
-              this.#foreignWarned = true;
-              this.#log(
-                `packets arrive whose source belongs to a partition this engine does not own: the probe publishes with another --partitions than ${ownership.partitions}; counted as netspectra_engine_packets_foreign_partition_total`,
-              );
-            }
-          }
-        }
-        this.#counters.batches++;
-        this.#counters.packetsAccepted += batch.count;
-        await manager.ingest(batch);
+    if (filter) {
+      this.#counters.packetsNotOwned += ownership.keepOwned(batch);
+      if (batch.count === 0) {
+        engine.pool.release(batch);
+        return;
       }
-    } catch (error) {
-      // what is still queued is lost with the engine; the owner stops the service (`failed` event)
-      this.#fail(error);
-      subscriber.stop();
+    } else if (check) {
+      const foreign = ownership.countForeign(batch);
+      if (foreign > 0) {
+        this.#counters.packetsForeignPartition += foreign;
+        if (!this.#foreignWarned) {
+          this.#foreignWarned = true;
+          this.#log(
+            `packets arrive whose source belongs to a partition this engine does not own: the probe publishes with another --partitions than ${ownership.partitions}; counted as netspectra_engine_packets_foreign_partition_total`,
+          );
+        }
+      }
+    }
+    this.#counters.batches++;
+    this.#counters.packetsAccepted += batch.count;
+    await manager.ingest(batch);
+  }
+
+  /**
+   * JetStream mode, at start: make sure the stream exists, read this engine's checkpoint (or write
+   * a first one, so that even a crash in the first period resumes the same run and period).
+   */
+  async #resume(jetstream: NonNullable<EngineServiceOptions['jetstream']>): Promise<EngineCheckpoint> {
+    const o = this.options;
+    const connection = this.#connection!;
+    const stream = await ensurePacketStream(connection, { stream: jetstream.stream, subject: o.subject, maxAgeMs: jetstream.maxAgeMs, maxBytes: jetstream.maxBytes });
+    const store = new CheckpointStore(connection, { stream: jetstream.stream, subject: o.subject, format: o.format, partitions: o.ownership.partitions, owned: o.ownership.toString() });
+    this.#checkpoints = store;
+    await store.start();
+    const found = await store.read();
+    if (found !== undefined) {
+      this.#runId = found.runId;
+      const oldest = stream.state.first_seq;
+      const agedOut = Object.entries(found.resumeSequences).filter(([, sequence]) => sequence < oldest && sequence > 1);
+      if (agedOut.length > 0) {
+        this.#log(
+          `the checkpoint resumes ${agedOut.map(([subject, sequence]) => `${subject} at ${sequence}`).join(', ')}, but the stream's oldest message is ${oldest}: what aged out before (probe.stream_max_age, probe.stream_max_bytes) is lost`,
+        );
+      }
+      this.#log(`resuming run ${found.runId}, period ${found.periodId} (${new Date(found.periodStartMs).toISOString()}) from checkpoint ${store.key}, written by ${found.engineId}`);
+      return found;
+    }
+    const periodMs = o.config.aggregator.periodMs;
+    const periodStartMs = Math.floor(Date.now() / periodMs) * periodMs;
+    const first: EngineCheckpoint = {
+      version: 1,
+      runId: this.#runId,
+      periodId: Math.floor(periodStartMs / 1000),
+      periodStartMs,
+      resumeSequences: Object.fromEntries(this.subjects.map((subject) => [subject, 1])),
+      engineId: o.engineId,
+      writtenAtMs: Date.now(),
+    };
+    await store.write(first);
+    this.#log(`no checkpoint ${store.key}: consuming the stream from its beginning in run ${this.#runId}`);
+    return first;
+  }
+
+  /**
+   * The period-end barrier (JetStream mode): once every writer wrote the period-end snapshot,
+   * checkpoint the period just begun with the positions the reset was taken at. No write of the
+   * new period starts before this settles, so the store never holds a row of a period whose start
+   * is not checkpointed; while NATS is away the checkpoint is retried and the writers (then the
+   * consume loop, then the stream) wait — nothing is lost.
+   */
+  async #checkpointAt(next: { periodId: number; periodStartMs: number }, written: Promise<number>): Promise<void> {
+    // called at the reset itself: the consumer stands at the boundary the reset was taken at
+    const positions = this.#consumer!.positions();
+    const failed = await written;
+    if (failed > 0) {
+      // the period's last rows are incomplete in some writer: keep the old checkpoint (a crash replays the period again)
+      this.#checkpointsSkipped++;
+      this.#log(`period ${next.periodId} not checkpointed: ${failed} snapshot write(s) of the period end failed`);
+      return;
+    }
+    const checkpoint: EngineCheckpoint = {
+      version: 1,
+      runId: this.#runId,
+      periodId: next.periodId,
+      periodStartMs: next.periodStartMs,
+      resumeSequences: Object.fromEntries(Object.entries(positions).map(([subject, position]) => [subject, position + 1])),
+      engineId: this.options.engineId,
+      writtenAtMs: Date.now(),
+    };
+    let wait = 250;
+    for (;;) {
+      try {
+        await this.#checkpoints!.write(checkpoint);
+        this.emit('checkpoint', checkpoint);
+        return;
+      } catch (error) {
+        this.#checkpointFailures++;
+        if (this.#stopping !== undefined) return;
+        if (this.#checkpointFailures === 1 || wait >= 2000) this.#log(`checkpoint not written (retrying): ${error instanceof Error ? error.message : String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(2000, wait * 2);
+      }
     }
   }
 
@@ -470,6 +756,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     const limit = this.#shutdownMs();
     // Hand the lease over first (a follower takes the duties while this engine finishes), and stop
     // subscribing: the server delivers what it sent before the unsubscription, then the batches end.
+    this.#consumer?.stop();
     await Promise.all([withTimeout(this.#lease?.stop(), limit), this.#subscriber?.drain(limit)]);
     if (!this.options.leaderElection && this.#startedAt > 0) this.emit('leader', false);
     await this.#consuming;
@@ -478,7 +765,11 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     let finalWriteErrors: NetSpectraError[] = [];
     let taskStats: TaskStats[] = [];
     const manager = this.#manager;
-    if (manager !== undefined && this.#startedWriters.length > 0 && this.#failure === undefined) {
+    // Stopped while replaying, a final snapshot would hold part of the period only, newer than the
+    // earlier process's fuller rows: leave them; the next start replays the period again.
+    const partialReplay = this.#consumer !== undefined && !this.#consumer.caughtUp;
+    if (partialReplay) this.#log('stopped while replaying: no final snapshot (the next start replays the period from the checkpoint)');
+    if (manager !== undefined && this.#startedWriters.length > 0 && this.#failure === undefined && !partialReplay) {
       const before = manager.writeErrors.length;
       try {
         await manager.finish();
@@ -511,11 +802,16 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     clearInterval(this.#tickTimer);
     this.#tickTimer = undefined;
     this.#subscriber?.stop();
+    this.#consumer?.stop();
     const limit = this.#shutdownMs();
     await withTimeout(this.#lease?.stop(), limit).catch(() => undefined);
     await this.#engine?.stop().catch(() => undefined);
     await stopAll(this.#startedWriters).catch((error: unknown) => this.#log(`stopping the writers: ${error instanceof Error ? error.message : String(error)}`));
     this.#startedWriters = [];
+    // after the alerter (a writer) has sent its last notifications: the relay may still deliver them
+    await withTimeout(this.#alertRelay === undefined ? undefined : this.#connection?.flush(), limit).catch(() => undefined);
+    this.#alertRelay?.stop();
+    await withTimeout(this.#alertDispatcher?.close(), limit).catch(() => undefined);
     await this.#connection?.stop().catch(() => undefined);
     await this.#metricsServer?.stop().catch(() => undefined);
   }

@@ -30,6 +30,10 @@ Input:
                          Thrift PacketInfo per message on <subject>
   --partitions P         partitions the probes publish (default: probe.partitions, 16; must
                          equal the probes'; 1..${MAX_PARTITIONS})
+  --jetstream            durable mode (default: probe.jetstream): consume the JetStream stream
+                         from this engine's checkpoint, so a restart or crash loses nothing and
+                         counts nothing twice (needs nats-server -js; the probes must use it too)
+  --stream NAME          the stream (default: probe.stream, NETSPECTRA_PACKETS)
 
 Sharing the traffic between engines:
   --engines N --index I  this is engine I of N (0-based): it owns the partitions p with
@@ -50,6 +54,9 @@ Engine and storage:
                          every task on the main thread
   --store FILE           embedded store file for the duckdb writers (default: their path)
   --no-store             no embedded store
+  --no-alerts            do not evaluate the alerter's rules (alerter.*; docs/alerting.md).
+                         Otherwise each engine evaluates them on the traffic it owns; with
+                         leader election the leader alone delivers every engine's notifications
 
 Monitoring:
   --metrics-listen A     address of /metrics (Prometheus) and /healthz (default
@@ -77,12 +84,15 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
         subject: { type: 'string' },
         format: { type: 'string' },
         partitions: { type: 'string' },
+        jetstream: { type: 'boolean' },
+        stream: { type: 'string' },
         engines: { type: 'string' },
         index: { type: 'string' },
         'partitions-owned': { type: 'string' },
         'engine-id': { type: 'string' },
         'leader-election': { type: 'boolean' },
         'no-leader-election': { type: 'boolean' },
+        'no-alerts': { type: 'boolean' },
         'leader-ttl': { type: 'string' },
         workers: { type: 'string' },
         store: { type: 'string' },
@@ -138,6 +148,8 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
 
     const natsUrl = values.nats ?? config.probe.natsUrl;
     const subject = values.subject ?? config.probe.subject;
+    if (values.stream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(values.stream)) invalid(`--stream expects a stream name of letters, digits, "_" and "-", got "${values.stream}"`);
+    const durable = values.jetstream ?? config.probe.jetstream;
     service = new EngineService({
       config,
       natsUrl,
@@ -153,6 +165,9 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
       // engines of a cluster may share a disk: each writes its files in a folder of its own
       ...(ownership.ownsAll ? {} : { fileSubfolder: engineId }),
       log: (line) => io.stderr.write(`netspectra engine: ${line}\n`),
+      notifierStreams: { stdout: io.stderr, stderr: io.stderr },
+      ...(values['no-alerts'] === true ? { alerting: false } : {}),
+      ...(durable ? { jetstream: { stream: values.stream ?? config.probe.stream, maxAgeMs: config.probe.streamMaxAgeMs, maxBytes: config.probe.streamMaxBytes } } : {}),
     });
     const running = service;
     const stopped = new Promise<void>((resolve) => {
@@ -164,7 +179,8 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
     const subjects = format === 'batch' ? `${subject}.<p> for p in ${ownership.toString()} of ${partitions} partitions` : `${subject}${ownership.ownsAll ? '' : ` (keeping sources of partitions ${ownership.toString()} of ${partitions})`}`;
     io.stderr.write(
       `netspectra engine: ${engineId} started: ${format} on ${subjects}, NATS ${natsUrl}, ` +
-        `${service.metricsUrl === undefined ? 'no metrics endpoint' : `metrics ${service.metricsUrl}/metrics`}, leader election ${leaderElection ? 'on' : 'off'}\n`,
+        `${service.metricsUrl === undefined ? 'no metrics endpoint' : `metrics ${service.metricsUrl}/metrics`}, leader election ${leaderElection ? 'on' : 'off'}` +
+        `${durable ? `, JetStream stream ${values.stream ?? config.probe.stream} (run ${service.runId})` : ''}\n`,
     );
     await stopped;
     const result = await service.stop();

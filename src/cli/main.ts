@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 /** `netspectra <command>`: the command-line entry point. */
 import { readFileSync } from 'node:fs';
+import { runAi } from './ai.js';
 import { runAnalyze } from './analyze.js';
+import { runApi } from './api.js';
+import { runAsk } from './ask.js';
 import { runEngine } from './engine.js';
 import { runGenPcap } from './gen-pcap.js';
 import { runProbe } from './probe.js';
+import { runQuery } from './query.js';
 import { processIo, reportError, usageError, type CliIo } from './io.js';
 
 const HELP = `Usage: netspectra <command> [options]
@@ -16,6 +20,11 @@ Commands:
   probe                  publish live or replayed packets on NATS, or print them (alias: ns-probe)
   engine                 count the packets probes publish on NATS, snapshots to the writers;
                          several engines share the traffic by partition (alias: ns-engine)
+  ai                     the AI service: LLM analyses of alerts, streamed answers (alias: ns-ai)
+  ask "question"         ask the AI service, the answer streams in (the original's ask-ai)
+  api                    serve the Thrift QueryService over the store (alias: ns-api)
+  query <subcommand>     ask the query API: tasks, aggregate, trace, heavy-hitters,
+                         super-spreaders, top, flows, series
   help [command]         show help
   version                print the version
 
@@ -27,6 +36,10 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   'gen-pcap': (argv) => runGenPcap(argv),
   probe: runProbe,
   engine: runEngine,
+  ai: runAi,
+  ask: runAsk,
+  api: runApi,
+  query: runQuery,
 };
 
 function version(): string {

@@ -13,6 +13,8 @@ import { openCaptureFile } from '../capture/file-source.js';
 import { NatsConnection } from '../bus/nats-connection.js';
 import { PacketPublisher, partitionSubject, type PublishFormat } from '../bus/packet-publisher.js';
 import { PacketSubscriber } from '../bus/packet-subscriber.js';
+import { JetStreamSink } from '../bus/jetstream-sink.js';
+import { ensurePacketStream } from '../bus/jetstream-stream.js';
 import { CaptureDecoder } from '../decode/index.js';
 import { formatAddressWords } from '../model/ip.js';
 import { BatchPool, type PacketBatch } from '../model/packet.js';
@@ -42,6 +44,10 @@ Publishing:
                      counting; packet-info: the original's one Thrift PacketInfo per
                      message on <subject>, for the original's engines and tools
   --partitions N     partitions of the batch format (default: probe.partitions, 16; 1..256)
+  --jetstream        durable mode (default: probe.jetstream): publish into the JetStream
+                     stream with acknowledgements and message ids, pausing (never dropping)
+                     while the server is away; creates the stream if missing
+  --stream NAME      the stream (default: probe.stream, NETSPECTRA_PACKETS)
   --nats URL         NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
   --subject S        subject (default: probe.subject, gons.packets.raw)
   --config FILE      configuration in the original's schema
@@ -92,6 +98,8 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
         max: { type: 'boolean', default: false },
         format: { type: 'string' },
         partitions: { type: 'string' },
+        jetstream: { type: 'boolean' },
+        stream: { type: 'string' },
         partition: { type: 'string' },
         count: { type: 'string' },
         nats: { type: 'string' },
@@ -129,10 +137,13 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     const formatName = values.format ?? config.probe.format;
     const format: PublishFormat = formatName === 'batch' ? 'packet-batch' : formatName === 'packet-info' ? 'packet-info' : (() => { throw usageError(`--format expects batch or packet-info, got "${formatName}"`); })();
     const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', pps: number('--rate', values.rate) } : { kind: 'speed', factor: values.speed === undefined ? 1 : number('--speed', values.speed) };
+    if (values.stream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(values.stream)) throw usageError(`--stream expects a stream name of letters, digits, "_" and "-", got "${values.stream}"`);
+    const durable = values.jetstream ?? config.probe.jetstream;
     return await publish(io, {
       url,
       subject,
       format,
+      jetstream: durable ? { stream: values.stream ?? config.probe.stream, maxAgeMs: config.probe.streamMaxAgeMs, maxBytes: config.probe.streamMaxBytes } : undefined,
       partitions: values.partitions === undefined ? config.probe.partitions : integerFlag('--partitions', values.partitions, 1, 256),
       files,
       iface: values.iface,
@@ -153,6 +164,8 @@ interface PublishPlan {
   subject: string;
   format: PublishFormat;
   partitions: number;
+  /** Durable mode: the stream and its limits. */
+  jetstream: { stream: string; maxAgeMs: number; maxBytes: number } | undefined;
   files: readonly string[];
   iface: string | undefined;
   filter: string | undefined;
@@ -222,7 +235,24 @@ function byteSize(flag: string, text: string): number {
 async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
   const connection = new NatsConnection({ url: plan.url, name: 'netspectra-probe' });
   await connection.start();
-  const publisher = new PacketPublisher(connection, { subject: plan.subject, format: plan.format, partitions: plan.partitions });
+  let sink: JetStreamSink | undefined;
+  if (plan.jetstream !== undefined) {
+    try {
+      await ensurePacketStream(connection, { ...plan.jetstream, subject: plan.subject });
+    } catch (error) {
+      await connection.stop();
+      throw error;
+    }
+    let reported = 0;
+    sink = new JetStreamSink(connection, {
+      // one line per outage, not per message
+      onRetry: (error) => {
+        if (performance.now() - reported > 5000) io.stderr.write(`netspectra probe: JetStream publish not acknowledged (${error instanceof Error ? error.message : String(error)}); retrying, the replay waits\n`);
+        reported = performance.now();
+      },
+    });
+  }
+  const publisher = new PacketPublisher(connection, { subject: plan.subject, format: plan.format, partitions: plan.partitions, ...(sink === undefined ? {} : { sink }) });
   const pool = new BatchPool();
   let status = 0;
   let persistence: PacketPersistence | undefined;
@@ -271,6 +301,8 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
         for (let start = 0; start < batch.count && (isLive || !stopping); ) {
           const end = await pacer.due(batch, start);
           publisher.publish(batch, start, end);
+          // durable mode: wait while the acknowledgement window is full (the server is slow or away)
+          await sink?.ready();
           if (persistence !== undefined) {
             if (isLive) {
               // Live: never wait for the disk; a full queue drops and counts.
@@ -292,6 +324,13 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
       }
     }
     publisher.flush();
+    if (sink !== undefined) {
+      // a second signal gives up on what the server has not acknowledged yet
+      const abandon = (): void => sink.stop();
+      if (stopping) process.once('SIGINT', abandon).once('SIGTERM', abandon);
+      await sink.flush();
+      process.off('SIGINT', abandon).off('SIGTERM', abandon);
+    }
     await connection.flush();
   } finally {
     clearInterval(flusher);
@@ -308,9 +347,16 @@ async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
   io.stderr.write(
     `netspectra probe: ${frames} frames read, ${stats.packets} IP packets published in ${stats.messages} messages (${stats.bytes} bytes) in ${seconds.toFixed(2)} s` +
       ` (${Math.round(stats.packets / Math.max(seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}` +
+      `${sink === undefined ? '' : jetStreamSummary(sink)}` +
       `${persistence === undefined ? '' : persistenceSummary(persistence)}\n`,
   );
+  if (sink !== undefined && sink.stats.abandoned > 0) status = 1;
   return status;
+}
+
+function jetStreamSummary(sink: JetStreamSink): string {
+  const s = sink.stats;
+  return `; JetStream: ${s.acknowledged} acknowledged (${s.duplicates} duplicates recognised), ${s.retries} retried attempts${s.abandoned > 0 ? `, ${s.abandoned} NOT acknowledged (stopped)` : ''}`;
 }
 
 function persistenceSummary(persistence: PacketPersistence): string {

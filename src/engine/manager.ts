@@ -51,6 +51,29 @@ export interface ManagerOptions {
   clock?: 'packet' | 'wall';
   /** The wall clock in ms since the epoch (tests inject their own). @default Date.now */
   now?: () => number;
+  /**
+   * Wall clock: the first period starts here, ms since the epoch, instead of at the first tick (an
+   * engine resuming the period it was in when it stopped). @default none
+   */
+  firstPeriodStartMs?: number;
+  /**
+   * Wall clock: the first period starts at the last multiple of `periodMs` since the epoch, so that
+   * every engine's periods (and period ids) agree. Ignored with `firstPeriodStartMs`. @default false
+   */
+  alignPeriods?: boolean;
+  /**
+   * A period end taken more than this many ms after it was due (held back by the owner, e.g. while
+   * replaying) is stamped with the time it is taken rather than the boundary, so its rows are newer
+   * than any row an earlier run wrote for that period. @default never
+   */
+  lateTimestampAfterMs?: number;
+  /**
+   * Called at every period reset with the period that begins and a promise of the number of
+   * failed writes among the period-end snapshot's (resolved once every writer has finished it).
+   * No writer is given anything of the new period before the returned promise settles: the owner
+   * records the reset (a checkpoint) before any row of the new period can exist. @default none
+   */
+  periodEndBarrier?: (next: { periodId: number; periodStartMs: number }, written: Promise<number>) => Promise<void>;
 }
 
 interface WriterState {
@@ -96,6 +119,11 @@ export class Manager {
 
   get periodId(): number {
     return this.#periodId;
+  }
+
+  /** Start of the current period, ms since the epoch (NaN before the clock started). */
+  get periodStartMs(): number {
+    return this.#periodStartMs;
   }
 
   /** Account a batch (the manager owns it from here), taking every snapshot and reset it crosses. */
@@ -158,14 +186,20 @@ export class Manager {
   }
 
   #ensureWallClock(): void {
-    if (Number.isNaN(this.#periodEndMs)) this.#beginClock(this.#now());
+    if (!Number.isNaN(this.#periodEndMs)) return;
+    const now = this.#now();
+    const first = this.#options.firstPeriodStartMs;
+    // resuming: no snapshot times in the past, which an earlier process may have used already
+    if (first !== undefined) this.#beginClock(first, now);
+    else if (this.#options.alignPeriods === true) this.#beginClock(Math.floor(now / this.#options.periodMs) * this.#options.periodMs);
+    else this.#beginClock(now);
   }
 
-  #beginClock(firstMs: number): void {
+  #beginClock(firstMs: number, snapshotsAfterMs = firstMs): void {
     this.#startPeriod(firstMs);
     for (const state of this.#writers) {
       const interval = state.scheduled.intervalMs;
-      state.dueMs = (Math.floor(firstMs / interval) + 1) * interval;
+      state.dueMs = (Math.floor(snapshotsAfterMs / interval) + 1) * interval;
     }
     this.#updateNextEvent();
   }
@@ -219,7 +253,8 @@ export class Manager {
       const eventMs = this.#nextEventMs;
       const due = this.#writers.filter((s) => s.dueMs === eventMs);
       const periodEnds = eventMs === this.#periodEndMs;
-      const time = msToTimestamp(eventMs);
+      const late = this.#options.lateTimestampAfterMs;
+      const time = msToTimestamp(periodEnds && late !== undefined && ms - eventMs > late ? ms : eventMs);
       const periodSnapshots: Promise<GroupSnapshot>[] = [];
       for (const group of this.#options.groups) {
         // at a period end every group is snapshotted and every writer gets it, whatever its interval
@@ -245,6 +280,7 @@ export class Manager {
           const interval = state.scheduled.intervalMs;
           state.dueMs = (Math.floor(ms / interval) + 1) * interval;
         }
+        this.#barrier();
       } else {
         for (const state of this.#writers) {
           // skip intervals with no packets (a quiet gap in the capture) instead of repeating snapshots
@@ -253,6 +289,17 @@ export class Manager {
       }
       this.#updateNextEvent();
     }
+  }
+
+  /** Hold every writer's later writes until the owner's `periodEndBarrier` for the period just begun settles. */
+  #barrier(): void {
+    const barrier = this.#options.periodEndBarrier;
+    if (barrier === undefined) return;
+    const errorsBefore = this.writeErrors.length;
+    // the queues never reject: a failed write is recorded in writeErrors
+    const written = Promise.all(this.#writers.map((s) => s.queue)).then(() => this.writeErrors.length - errorsBefore);
+    const gate = barrier({ periodId: this.#periodId, periodStartMs: this.#periodStartMs }, written).catch(() => undefined);
+    for (const state of this.#writers) state.queue = gate;
   }
 
   /**
