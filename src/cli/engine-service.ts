@@ -268,6 +268,9 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         groups,
         periodMs: o.config.aggregator.periodMs,
         clock: 'wall',
+        // periods on multiples of aggregator.period since the epoch: every engine of a cluster
+        // resets at the same instants and gives a period the same id, without messages
+        alignPeriods: true,
         onSnapshot: (snapshot) => this.#snapshots[snapshot.group]++,
         ...(resumed === undefined
           ? {}
@@ -394,6 +397,12 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       })
       .single('netspectra_engine_uptime_seconds', 'gauge', 'Seconds since the engine started.', this.#startedAt === 0 ? 0 : (performance.now() - this.#startedAt) / 1000)
       .single('netspectra_engine_start_time_seconds', 'gauge', 'Start time, seconds since the Unix epoch.', this.#startedWall / 1000)
+      .single(
+        'netspectra_engine_lag_seconds',
+        'gauge',
+        'Wall clock minus the newest packet timestamp counted (capture to count; includes the probe and NATS; 0 before the first packet). Grows while the engine falls behind.',
+        this.#lagSeconds(),
+      )
       .single('netspectra_engine_packets_received_total', 'counter', 'Packets decoded from NATS payloads.', c.packetsReceived)
       .single('netspectra_engine_packets_accepted_total', 'counter', 'Packets handed to the engine (sources this engine owns).', c.packetsAccepted)
       .single('netspectra_engine_packets_not_owned_total', 'counter', 'PacketInfo packets left to the engine owning their source (key-owner rule).', c.packetsNotOwned)
@@ -556,6 +565,11 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       await this.#alertRelay.start();
     }
     return alerter;
+  }
+
+  #lagSeconds(): number {
+    const latest = this.#manager?.latestPacketMs ?? Number.NaN;
+    return Number.isFinite(latest) ? Math.max(0, (Date.now() - latest) / 1000) : 0;
   }
 
   #shutdownMs(): number {

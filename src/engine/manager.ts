@@ -121,6 +121,11 @@ export class Manager {
     return this.#periodId;
   }
 
+  /** Newest packet time seen, ms since the epoch (NaN before the first packet). */
+  get latestPacketMs(): number {
+    return this.#lastSeconds * MS + this.#lastNanos / 1e6;
+  }
+
   /** Start of the current period, ms since the epoch (NaN before the clock started). */
   get periodStartMs(): number {
     return this.#periodStartMs;
