@@ -4,7 +4,9 @@
  * keys whose union is the task.
  *
  * With at least as many tasks as workers, whole tasks are dealt out by estimated cost (longest
- * first, onto the least-loaded worker): no packet is hashed twice for the same task. With more
+ * first, onto the least-loaded worker): no packet is hashed twice for the same task — unless one
+ * exact task outweighs the rest so much that splitting it by source address across the workers
+ * (splitBySource) gives a lower busiest thread. With more
  * workers than tasks, every exact task is split into one partition per worker (each worker then
  * hashes every packet but updates only its share of the keys) and sketches are dealt round-robin.
  *
@@ -26,12 +28,21 @@ export interface EngineTasks {
   sketch: readonly SketchTaskParams[];
 }
 
-/** Relative per-packet cost, from the bench: wider keys cost more to hash and compare. */
+/**
+ * Relative cost of a whole task, in seconds of one core on the benchmark trace (5M packets, 200k
+ * flows; profiled per thread): the exact 5-tuple table with per_src_ip derived from it 3.4 s,
+ * SuperSpread 0.8 s, a depth-4 heavy-hitter sketch 0.35 s, reading and decoding about 1.8 s (the
+ * engine reserves that on its own thread). Wider keys cost more to hash and compare, and an exact
+ * table's misses grow with its flows.
+ */
 function costOf(unit: TaskUnit): number {
   // a derived task costs per snapshot, not per packet: a small share of its source's cost
-  if (unit.kind === 'exact') return 1 + new KeySpec(unit.params.keyFields).words / 5 + 0.2 * (unit.derived?.length ?? 0);
-  return unit.params.sktType === 1 ? 2 : 1 + unit.params.depth / 4;
+  if (unit.kind === 'exact') return 0.6 + 0.25 * new KeySpec(unit.params.keyFields).words + 0.2 * (unit.derived?.length ?? 0);
+  return unit.params.sktType === 1 ? 0.8 : 0.15 + 0.05 * unit.params.depth;
 }
+
+/** What a thread pays per packet to skip the sources of other partitions (a hash of the address). */
+const SOURCE_SPLIT_COST = 0.1;
 
 /**
  * @param workers threads to plan for
@@ -53,7 +64,9 @@ export function planUnits(tasks: EngineTasks, workers: number, reserved: readonl
     }
     const dealt = whole.filter((unit) => unit.kind !== 'exact' || !derivedOf.has(unit.params.name));
     // with fewer units than threads once derived tasks ride along, a thread may stay without tasks
-    return dealWhole(dealt, threads, reserved);
+    const plan = dealWhole(dealt, threads, reserved);
+    const split = splitBySource(dealt, threads, reserved);
+    return split !== undefined && maxLoad(split, reserved) < maxLoad(plan, reserved) ? split : plan;
   }
   for (const params of tasks.exact) {
     for (let w = 0; w < threads; w++) plan[w]!.push({ kind: 'exact', params, partition: w, partitions: threads });
@@ -64,10 +77,52 @@ export function planUnits(tasks: EngineTasks, workers: number, reserved: readonl
   return plan;
 }
 
+/**
+ * The heaviest exact task split across the threads that have nothing reserved (the engine's
+ * workers, not the reader's thread), by a hash of the source address, and the other units dealt
+ * around it — for when one exact table would otherwise keep one thread busy while the others wait
+ * (on the benchmark, the 5-tuple table's thread was busy 3.4 s while the SuperSpread's idled 80 %).
+ * Only a task whose key holds SrcIP, and whose derived tasks' keys all do, can be split so: every
+ * flow of a source then lives in one partition, and so does every derived flow.
+ */
+function splitBySource(units: readonly TaskUnit[], threads: number, reserved: readonly number[]): TaskUnit[][] | undefined {
+  const free = Array.from({ length: threads }, (_, w) => w).filter((w) => (reserved[w] ?? 0) === 0);
+  if (free.length < 2) return undefined;
+  const hasSource = (params: ExactTaskParams): boolean => params.keyFields.includes('SrcIP');
+  const candidates = units.filter((u): u is Extract<TaskUnit, { kind: 'exact' }> => u.kind === 'exact' && hasSource(u.params) && (u.derived ?? []).every(hasSource));
+  if (candidates.length === 0) return undefined;
+  const heaviest = candidates.reduce((best, u) => (costOf(u) > costOf(best) ? u : best));
+  const plan: TaskUnit[][] = Array.from({ length: threads }, () => []);
+  const load = Array.from({ length: threads }, (_, w) => reserved[w] ?? 0);
+  const share = costOf(heaviest) / free.length + SOURCE_SPLIT_COST;
+  free.forEach((w, partition) => {
+    plan[w]!.push({ ...heaviest, partition, partitions: free.length, bySource: true });
+    load[w]! += share;
+  });
+  dealOnto(plan, load, units.filter((u) => u !== heaviest));
+  return plan;
+}
+
+/** The largest estimated load of a plan's threads. */
+function maxLoad(plan: readonly TaskUnit[][], reserved: readonly number[]): number {
+  return Math.max(
+    ...plan.map((units, w) => {
+      let load = reserved[w] ?? 0;
+      for (const unit of units) load += unit.kind === 'exact' && unit.partitions > 1 ? costOf(unit) / unit.partitions + SOURCE_SPLIT_COST : costOf(unit);
+      return load;
+    }),
+  );
+}
+
 /** Whole units onto threads by estimated cost, longest first onto the least-loaded thread. */
 function dealWhole(units: readonly TaskUnit[], threads: number, reserved: readonly number[]): TaskUnit[][] {
   const plan: TaskUnit[][] = Array.from({ length: threads }, () => []);
-  const load = Array.from({ length: threads }, (_, w) => reserved[w] ?? 0);
+  dealOnto(plan, Array.from({ length: threads }, (_, w) => reserved[w] ?? 0), units);
+  return plan;
+}
+
+function dealOnto(plan: TaskUnit[][], load: number[], units: readonly TaskUnit[]): void {
+  const threads = plan.length;
   const byCost = units.map((unit, order) => ({ unit, order, cost: costOf(unit) })).sort((a, b) => b.cost - a.cost || a.order - b.order);
   for (const { unit, cost } of byCost) {
     let target = 0;
@@ -75,7 +130,6 @@ function dealWhole(units: readonly TaskUnit[], threads: number, reserved: readon
     plan[target]!.push(unit);
     load[target]! += cost;
   }
-  return plan;
 }
 
 /**

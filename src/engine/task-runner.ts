@@ -14,7 +14,7 @@ export class TaskRunner {
 
   constructor(units: readonly TaskUnit[]) {
     for (const unit of units) {
-      if (unit.kind === 'exact') this.#exact.push(new ExactTask(unit.params, unit.partition, unit.partitions, unit.derived ?? []));
+      if (unit.kind === 'exact') this.#exact.push(new ExactTask(unit.params, unit.partition, unit.partitions, unit.derived ?? [], unit.bySource === true));
       else this.#sketches.push(createSketchTask(unit.params));
     }
   }

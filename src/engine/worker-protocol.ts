@@ -8,7 +8,15 @@ import type { SketchTaskParams } from './tasks/sketch-task.js';
 
 /** A piece of work a worker owns: a whole sketch task, or one partition of an exact task's keys. */
 export type TaskUnit =
-  | { kind: 'exact'; params: ExactTaskParams; partition: number; partitions: number; derived?: ExactTaskParams[] }
+  | {
+      kind: 'exact';
+      params: ExactTaskParams;
+      partition: number;
+      partitions: number;
+      /** Partitioned by a hash of the source address rather than of the whole key (see task-plan.ts). */
+      bySource?: boolean;
+      derived?: ExactTaskParams[];
+    }
   | { kind: 'sketch'; params: SketchTaskParams };
 
 export interface WorkerInit {

@@ -185,3 +185,24 @@ test('derived task: rebuilt from its source at each snapshot, equal to counting 
     direct.map((d) => referenceFlows(upToNow, d.fields).size),
   );
 });
+
+test('split by source: partitions hold disjoint sources, and with their derived SrcIP tasks they add up to the whole task', () => {
+  const packets = randomPackets(30_000, 4242, 500);
+  const partitions = 3;
+  const parts = Array.from({ length: partitions }, (_, p) => new ExactTask({ name: 'five', keyFields: FIELD_SETS[0]!, seed: 5 }, p, partitions, [{ name: 'src', keyFields: ['SrcIP'], seed: 6 }], true));
+  for (const b of fillBatches(packets, 1000)) for (const part of parts) part.ingest(b);
+  const five = parts.map((part) => columnsToMap(new KeySpec(FIELD_SETS[0]!), part.snapshot().flows));
+  const src = parts.map((part) => columnsToMap(new KeySpec(['SrcIP']), part.derivedSnapshots(() => true)[0]!.flows));
+  // every source in exactly one partition, and every partition takes a share
+  const owner = new Map<string, number>();
+  src.forEach((flows, p) => {
+    assert.ok(flows.size > 0, `partition ${p} is empty`);
+    for (const key of flows.keys()) {
+      assert.equal(owner.get(key), undefined, `source ${key} in two partitions`);
+      owner.set(key, p);
+    }
+  });
+  const union = <T>(maps: Map<string, T>[]): Map<string, T> => new Map(maps.flatMap((m) => [...m]));
+  assertSameFlows(union(five), referenceFlows(packets, FIELD_SETS[0]!), 'five-tuple partitions');
+  assertSameFlows(union(src), referenceFlows(packets, ['SrcIP']), 'derived per-source partitions');
+});

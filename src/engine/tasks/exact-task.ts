@@ -26,15 +26,18 @@ export class ExactTask {
   readonly spec: KeySpec;
   readonly partition: number;
   readonly partitions: number;
+  /** Partitioned by source address (every flow of a source in one partition), not by whole key. */
+  readonly bySource: boolean;
   #table: ExactFlowTable;
   readonly #derived: DerivedTask[];
 
   /** @param derived tasks to compute from this one's flows instead of from packets (see task-plan.ts) */
-  constructor(params: ExactTaskParams, partition = 0, partitions = 1, derived: readonly ExactTaskParams[] = []) {
+  constructor(params: ExactTaskParams, partition = 0, partitions = 1, derived: readonly ExactTaskParams[] = [], bySource = false) {
     this.name = params.name;
     this.spec = new KeySpec(params.keyFields);
     this.partition = partition;
     this.partitions = partitions;
+    this.bySource = bySource;
     this.#table = new ExactFlowTable(this.spec, params.seed);
     this.#derived = derived.map((d) => ({ name: d.name, table: new ExactFlowTable(new KeySpec(d.keyFields), d.seed) }));
   }
@@ -71,7 +74,7 @@ export class ExactTask {
   }
 
   ingest(batch: PacketBatch): void {
-    this.#table.ingest(batch, this.partition, this.partitions);
+    this.#table.ingest(batch, this.partition, this.partitions, this.bySource);
   }
 
   reset(): void {
