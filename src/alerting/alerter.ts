@@ -9,9 +9,9 @@
  * (`analysisTimeoutMs`); when it fails or is late the built-in analyst's text goes out instead, so
  * a slow or broken LLM delays a notification by at most the deadline and never stalls detection.
  *
- * Hooks for what is not built here yet (storing alerts, the API's alerts page, leader-only
- * notification): `onNotices` sees every state change, `onNotification` every enriched
- * notification, and `notify: false` evaluates without delivering (a follower engine).
+ * Hooks for the rest of the system: `onNotices` sees every state change (the AlertRecorder stores
+ * them, alert-recorder.ts), `onNotification` every enriched notification, and `notify: false`
+ * evaluates without delivering (a follower engine).
  */
 import { NetSpectraError } from '../model/errors.js';
 import type { Alert, AlertAnalysis, AlertAnalyst, AlertNotification, AlertNoticeKind, AlertRule, Notifier } from '../model/alert.js';

@@ -17,8 +17,11 @@ import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import type { QueryService } from '../query/query-service.js';
 import { Processor } from '../wire/gen/QueryService.js';
 import type { FlowTotals, TaskTotals } from '../model/query.js';
+import type { AlertRecord } from '../model/alert.js';
 import type { FlowFilterRequest } from '../query/query-service.js';
 import {
+  AlertNotice,
+  AlertsResponse,
   FlowLifecycle,
   FlowRecord,
   FlowSeriesResponse,
@@ -36,7 +39,9 @@ import {
   TaskInfo,
   TaskSummary,
   TraceFlowResponse,
+  type ActiveAlertsRequest,
   type AggregateRangeRequest,
+  type AlertsRequest,
   type AggregationRequest,
   type FlowFilter,
   type FlowListRequest,
@@ -139,6 +144,34 @@ export function queryHandler(service: QueryService) {
     return name === undefined ? undefined : ({ first_seen: 'firstSeen', last_seen: 'lastSeen' } as Record<string, string>)[name] ?? name;
   };
   const groupBy = (value: string[] | null | undefined): string[] | undefined => (value === null || value === undefined || value.length === 0 ? undefined : value);
+  const alerts = (records: AlertRecord[]): AlertsResponse =>
+    new AlertsResponse({
+      alerts: records.map(
+        (r) =>
+          new AlertNotice({
+            timestamp_unix_nano: bigToInt64(r.atNs),
+            kind: r.kind,
+            alert_id: r.id,
+            rule: r.rule,
+            task_name: r.taskName,
+            task_kind: r.taskKind,
+            metric: r.metric,
+            operator: r.operator,
+            threshold: r.threshold,
+            flow: r.flowText,
+            flow_key: Object.fromEntries(Object.entries(r.flow).map(([field, value]) => [field, String(value)])),
+            value: r.value,
+            since_unix_nano: bigToInt64(r.sinceNs),
+            ...(r.firedAtNs === undefined ? {} : { fired_at_unix_nano: bigToInt64(r.firedAtNs) }),
+            evidence_json: JSON.stringify(r.evidence),
+            flow_fields: r.flowFields,
+            element_fields: r.elementFields,
+            run_id: r.runId,
+            engine_id: r.engineId,
+            source: r.source,
+          }),
+      ),
+    });
   return {
     HealthCheck: guard(async (_request: HealthCheckRequest) => new HealthCheckResponse({ status: (await service.health()).status })),
     SearchTasks: guard(async (_request: SearchTasksRequest) => new SearchTasksResponse({ task_names: (await service.tasks()).map((task) => task.name) })),
@@ -237,6 +270,23 @@ export function queryHandler(service: QueryService) {
         hitters: list.entries.map((entry) => new HeavyHitter({ flow: entry.flow, value: bigToInt64(entry.value) })),
       });
     }),
+    QueryAlerts: guard(async (request: AlertsRequest) =>
+      alerts(
+        await service.alerts({
+          ...range(request?.range),
+          rule: text(request?.rule),
+          taskName: text(request?.task_name),
+          kind: text(request?.kind),
+          // "" is a filter of its own: the task-wide alerts
+          flow: request?.flow ?? undefined,
+          limit: request?.limit,
+          offset: int(request?.offset),
+        }),
+      ),
+    ),
+    QueryActiveAlerts: guard(async (request: ActiveAlertsRequest) =>
+      alerts(await service.activeAlerts({ endNs: int64ToBig(request?.end_time_unix_nano), rule: text(request?.rule), taskName: text(request?.task_name), limit: request?.limit })),
+    ),
     ListSketchSnapshots: guard(async (request: SketchSnapshotsRequest) => {
       const snapshots = await service.sketchSnapshots({ taskName: request?.task_name ?? '', limit: request?.limit, ...range(request?.range) });
       return new SketchSnapshotsResponse({

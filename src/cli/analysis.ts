@@ -18,6 +18,7 @@ import type { AlertAnalyst, Notifier } from '../model/alert.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { AlertEpisode, AlerterStats } from '../alerting/alerter.js';
 import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js';
+import { AlertRecorder } from '../alerting/alert-recorder.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { buildWriterSet, startAll, stopAll } from './writers.js';
@@ -90,7 +91,8 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   const workers = options.workers ?? config.aggregator.numWorkers;
   const engine = new Engine({ tasks, workers });
 
-  const { groups, writers: allWriters, storePath } = buildWriterSet({
+  const engineId = `analyze-${hostname()}`;
+  const { groups, writers: allWriters, storePath, alertSinks } = buildWriterSet({
     config,
     tasks,
     runId,
@@ -98,17 +100,23 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     inputs: options.files.map((f) => basename(f)),
     tool: 'analyze',
     // like the original's pcap-analyzer: configured ClickHouse writers get the snapshots too
-    clickhouse: { engineId: `analyze-${hostname()}` },
+    clickhouse: { engineId },
     onWarning: options.onWarning,
   });
   const alerting = options.alerting;
+  // every alert notice goes to the stores the snapshots go to (docs/alerting.md, "Storage")
+  const recorder = new AlertRecorder({ sinks: alertSinks, runId, engineId, source: 'analyze', ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) });
   const alerter =
     alerting === false
       ? undefined
       : alerterFromConfig(
           config,
           [...tasks.exact, ...tasks.sketch].map((t) => t.name),
-          { ...alerting, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }) },
+          {
+            ...alerting,
+            ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+            ...(recorder.sinkCount === 0 ? {} : { onNotices: (notices) => recorder.record(notices) }),
+          },
         );
   if (alerter !== undefined) {
     // Evaluated like a writer at every check_interval of packet time, at every period end and on
@@ -169,6 +177,8 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
     taskStats = await engine.stats();
   } finally {
     await engine.stop();
+    // the last notices (final snapshot) reach the store's thread before it is told to stop
+    await recorder.stop();
     await stopAll(startedWriters);
     for (const writer of startedWriters) {
       if (!(writer instanceof SpoolingWriter) || writer.stats.queued === 0) continue;

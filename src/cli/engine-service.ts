@@ -21,6 +21,7 @@ import { JetStreamPacketConsumer } from '../bus/jetstream-packet-consumer.js';
 import { ensurePacketStream } from '../bus/jetstream-stream.js';
 import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js';
 import type { Alerter } from '../alerting/alerter.js';
+import { AlertRecorder } from '../alerting/alert-recorder.js';
 import { NotificationDispatcher } from '../alerting/notification-dispatcher.js';
 import { notifiersFromConfig, type NotifierStreams } from '../alerting/notifiers/index.js';
 import { RemoteAnalyst } from '../ai/remote-analyst.js';
@@ -153,6 +154,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
   #metricsServer: MetricsServer | undefined;
   #writers: InstrumentedWriter[] = [];
   #alerter: Alerter | undefined;
+  /** Stores every alert notice in the writers' stores (docs/alerting.md, "Storage"). */
+  #alertRecorder: AlertRecorder | undefined;
   /** Cluster mode: the leader's deliveries of every engine's relayed notifications. */
   #alertDispatcher: NotificationDispatcher | undefined;
   #alertRelay: AlertRelayReceiver | undefined;
@@ -248,6 +251,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         clickhouse: { engineId: o.engineId },
         ...(o.fileSubfolder === undefined ? {} : { fileSubfolder: o.fileSubfolder }),
       });
+      this.#alertRecorder = new AlertRecorder({ sinks: set.alertSinks, runId: this.runId, engineId: o.engineId, source: 'engine', onWarning: (line) => this.#log(line) });
       // every distinct writer measured once, whichever groups share it
       const measured = new Map<SnapshotWriter, InstrumentedWriter>();
       for (const writer of set.writers) {
@@ -493,6 +497,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         .single('netspectra_alert_analysis_failures_total', 'counter', 'Analyses that failed or missed their deadline (the built-in analysis went instead).', alerts.analysisFailures)
         .single('netspectra_alert_relay_received_total', 'counter', 'Notifications received on the relay subject (cluster mode).', this.#alertRelay?.stats.received ?? 0)
         .single('netspectra_alert_relay_malformed_total', 'counter', 'Relay payloads that were not a notification (dropped).', this.#alertRelay?.stats.malformed ?? 0)
+        .single('netspectra_alert_notices_stored_total', 'counter', 'Alert notices written to the stores (summed over the stores).', this.#alertRecorder?.stats().written ?? 0)
+        .single('netspectra_alert_store_failures_total', 'counter', 'Writes of alert notices to a store that failed (NS_ERR_ALERT_STORE).', this.#alertRecorder?.stats().failed ?? 0)
         .family('netspectra_alert_deliveries_total', 'counter', 'Notifications delivered per notifier.', delivery.map((n) => ({ value: n.delivered, labels: { notifier: n.name } })))
         .family('netspectra_alert_delivery_failures_total', 'counter', 'Failed or dropped deliveries per notifier.', delivery.map((n) => ({ value: n.failed + n.dropped, labels: { notifier: n.name } })));
     }
@@ -546,6 +552,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
           ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
           : {}),
         onWarning: (line) => this.#log(line),
+        ...(this.#alertRecorder === undefined || this.#alertRecorder.sinkCount === 0 ? {} : { onNotices: (notices) => this.#alertRecorder!.record(notices) }),
       },
     );
     if (alerter === undefined) return undefined;
@@ -820,6 +827,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     const limit = this.#shutdownMs();
     await withTimeout(this.#lease?.stop(), limit).catch(() => undefined);
     await this.#engine?.stop().catch(() => undefined);
+    // the final snapshot's alert notices reach the store's writer thread before it is stopped
+    await this.#alertRecorder?.stop();
     await stopAll(this.#startedWriters).catch((error: unknown) => this.#log(`stopping the writers: ${error instanceof Error ? error.message : String(error)}`));
     this.#startedWriters = [];
     // after the alerter (a writer) has sent its last notifications: the relay may still deliver them

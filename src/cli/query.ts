@@ -9,11 +9,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
+import { parseTimeText } from '../query/time-text.js';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import { ThriftQueryClient } from '../api/thrift-query-client.js';
 import { bigToInt64, int64ToBig } from '../api/thrift-query-server.js';
 import {
+  ActiveAlertsRequest,
   AggregateRangeRequest,
+  AlertsRequest,
   AggregationRequest,
   FlowFilter,
   FlowListRequest,
@@ -24,6 +27,7 @@ import {
   SketchListRequest,
   TimeRange,
   TraceFlowRequest,
+  type AlertNotice,
   type FlowRecord,
   type QueryTotalCountsResponse,
 } from '../wire/gen/netspectra_types.js';
@@ -43,6 +47,8 @@ Subcommands:
   top                top flows, or top sources etc. with --group-by      (TopFlows)
   flows              flow search: filters, --order, --offset pages       (SearchFlows)
   series             bytes, packets, flows per --bucket from --start     (FlowSeries)
+  alerts             stored alert notices, newest first; --active: the    (QueryAlerts,
+                     alerts active at --end (default: as last stored)      QueryActiveAlerts)
 
 Options (the original's query tool's flags keep their names; -flag works like --flag):
   --addr HOST:PORT     the API (default: api.rpc_listen_addr of --config, else 127.0.0.1:50051)
@@ -51,16 +57,20 @@ Options (the original's query tool's flags keep their names; -flag works like --
   --key K=V,...        flow key of trace, e.g. SrcIP=10.0.0.1,DstPort=443
   --type 0|1           heavy hitters by packets (0, default) or bytes (1)
   --limit N            rows of a list (default 10; at most 10000)
-  --start TIME         range start, exclusive (RFC 3339, unix seconds, now, or -15m for
-                       15 minutes ago); without it the range starts at the beginning
+  --start TIME         range start, exclusive (RFC 3339, unix seconds/ms/ns, now, or -15m
+                       for 15 minutes ago); without it the range starts at the beginning
   --end TIME           range end, inclusive (default: everything stored; series: now)
   --src-ip, --dst-ip, --src-port, --dst-port, --protocol   filters (aggregate, top, flows, series)
   --by bytes|packets   what top ranks by (default bytes)
   --group-by F[,F]     top: group by these key fields (e.g. SrcIP for top sources)
   --order O            flows: bytes, packets, first_seen or last_seen (default bytes)
   --asc                flows: ascending order
-  --offset N           flows: skip N rows (at most 10000)
+  --offset N           flows, alerts: skip N rows (at most 10000)
   --bucket DURATION    series: bucket size, e.g. 10s, 5m (default 60s)
+  --rule NAME          alerts: of this rule only
+  --kind K             alerts: firing, repeat or resolved notices only
+  --flow TEXT          alerts: of this flow key (e.g. 10.0.0.1; "" for task-wide alerts)
+  --active             alerts: the alerts active at --end instead of the notices
   --mode M             the original's tool: aggregate, trace, heavyhitters, superspreader
   --json               print one JSON document instead of a table
   --timeout DURATION   connect and call timeout (default 15s)
@@ -71,28 +81,15 @@ Exit status: 0 success; 1 the API refused the request or could not be reached (t
 which); 2 usage error.
 `;
 
-const SUBCOMMANDS = ['tasks', 'aggregate', 'trace', 'heavy-hitters', 'super-spreaders', 'top', 'flows', 'series'] as const;
+const SUBCOMMANDS = ['tasks', 'aggregate', 'trace', 'heavy-hitters', 'super-spreaders', 'top', 'flows', 'series', 'alerts'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 const ORIGINAL_MODES: Record<string, Subcommand> = { aggregate: 'aggregate', trace: 'trace', heavyhitters: 'heavy-hitters', superspreader: 'super-spreaders' };
 
 const NS_PER_MS = 1_000_000n;
 
-/** `--start`/`--end`: RFC 3339, unix seconds (with a fraction), `now`, or `-<duration>` ago. */
+/** `--start`/`--end`: the query plane's one time parser (src/query/time-text.ts), errors as usage errors. */
 export function parseTime(flag: string, text: string, nowMs: number): bigint {
-  if (text === 'now') return BigInt(nowMs) * NS_PER_MS;
-  const seconds = /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(text);
-  if (seconds !== null) return BigInt(seconds[1]!) * 1_000_000_000n + BigInt((seconds[2] ?? '').padEnd(9, '0'));
-  if (text.startsWith('-')) {
-    try {
-      return (BigInt(nowMs) - BigInt(Math.round(parseDuration(text.slice(1))))) * NS_PER_MS;
-    } catch {
-      throw usageError(`${flag} "${text}" is not a duration ago (e.g. -15m, -2h)`);
-    }
-  }
-  const rfc3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
-  const ms = rfc3339 === null ? NaN : Date.parse(`${rfc3339[1]}T${rfc3339[2]}${rfc3339[4]!.toUpperCase()}`);
-  if (rfc3339 === null || Number.isNaN(ms)) throw usageError(`${flag} "${text}" is not a time: give RFC 3339 (2026-11-27T13:00:00Z), unix seconds, now, or -15m`);
-  return BigInt(ms) * NS_PER_MS + BigInt((rfc3339[3] ?? '').padEnd(9, '0'));
+  return parseTimeText(flag, text, nowMs, 'NS_ERR_USAGE');
 }
 
 /** `SrcIP=1.2.3.4,DstPort=443` as the original's query tool parsed it. */
@@ -160,6 +157,10 @@ export async function runQuery(argv: readonly string[], io: CliIo): Promise<numb
         timeout: { type: 'string' },
         tls: { type: 'boolean', default: false },
         'tls-ca': { type: 'string' },
+        rule: { type: 'string' },
+        kind: { type: 'string' },
+        flow: { type: 'string' },
+        active: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -276,6 +277,29 @@ export async function runQuery(argv: readonly string[], io: CliIo): Promise<numb
         output = flowsOutput(response.flows);
         break;
       }
+      case 'alerts': {
+        const filters = { ...(values.rule === undefined ? {} : { rule: values.rule }), ...(values.task === undefined ? {} : { task_name: values.task }) };
+        let notices: AlertNotice[];
+        if (values.active) {
+          if (startNs !== undefined || values.kind !== undefined || values.flow !== undefined || values.offset !== undefined) {
+            throw usageError('query alerts --active takes --end, --rule, --task and --limit only');
+          }
+          const request = new ActiveAlertsRequest({ ...filters, limit, ...(endNs === undefined ? {} : { end_time_unix_nano: bigToInt64(endNs) }) });
+          notices = (await c.call('QueryActiveAlerts', (q) => q.QueryActiveAlerts(request))).alerts;
+        } else {
+          const request = new AlertsRequest({
+            ...filters,
+            range,
+            limit,
+            ...(values.kind === undefined ? {} : { kind: values.kind }),
+            ...(values.flow === undefined ? {} : { flow: values.flow }),
+            offset: values.offset === undefined ? 0 : integerFlag('--offset', values.offset, 0, 10_000),
+          });
+          notices = (await c.call('QueryAlerts', (q) => q.QueryAlerts(request))).alerts;
+        }
+        output = alertsOutput(notices);
+        break;
+      }
       case 'series': {
         if (startNs === undefined) throw usageError('query series needs --start (e.g. --start -1h)');
         const bucketNs = BigInt(values.bucket === undefined ? 60_000 : durationFlag('--bucket', values.bucket)) * NS_PER_MS;
@@ -301,6 +325,42 @@ export async function runQuery(argv: readonly string[], io: CliIo): Promise<numb
   } finally {
     client?.close();
   }
+}
+
+function alertsOutput(notices: AlertNotice[]): Output {
+  const rows = notices.map((n) => {
+    const at = int64ToBig(n.timestamp_unix_nano);
+    const since = int64ToBig(n.since_unix_nano);
+    const firedAt = int64ToBig(n.fired_at_unix_nano);
+    return {
+      at: isoOf(at),
+      atNs: String(at),
+      kind: n.kind,
+      id: n.alert_id,
+      rule: n.rule,
+      task: n.task_name,
+      taskKind: n.task_kind,
+      metric: n.metric,
+      operator: n.operator,
+      threshold: n.threshold,
+      flow: n.flow,
+      flowKey: n.flow_key,
+      value: n.value,
+      since: isoOf(since),
+      firedAt: firedAt === undefined ? null : isoOf(firedAt),
+      evidence: JSON.parse(n.evidence_json) as unknown,
+      engineId: n.engine_id,
+      runId: n.run_id,
+      source: n.source,
+    };
+  });
+  return {
+    json: rows,
+    table: renderTable(
+      ['TIME', 'KIND', 'RULE', 'FLOW', 'METRIC', 'VALUE', 'THRESHOLD', 'ENGINE'],
+      rows.map((r) => [r.at, r.kind, r.rule, r.flow === '' ? `(task ${r.task})` : r.flow, r.metric, r.value, `${r.operator} ${r.threshold}`, r.engineId]),
+    ),
+  };
 }
 
 function flowsOutput(flows: FlowRecord[]): Output {

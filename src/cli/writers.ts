@@ -9,6 +9,7 @@ import type { ClickHouseConfig, NetSpectraConfig, WriterConfig } from '../config
 import type { ScheduledWriter, TaskGroup } from '../engine/manager.js';
 import type { EngineTasks } from '../engine/task-plan.js';
 import type { SnapshotWriter } from '../model/ports.js';
+import type { RecordedAlertSink } from '../alerting/alert-recorder.js';
 import { ClickHouseStore } from '../store/clickhouse-store.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
@@ -43,11 +44,18 @@ export interface WriterSet {
   writers: SnapshotWriter[];
   /** The embedded store's file, when there is one. */
   storePath: string | undefined;
+  /**
+   * Where alert notices go (AlertRecorder): the embedded store's writer (the one owner of its file,
+   * started and stopped with the writers) and one ClickHouse client per configured server and
+   * database (opened by the recorder at the first notice, so an unreachable server delays nothing).
+   */
+  alertSinks: RecordedAlertSink[];
 }
 
 export function buildWriterSet(options: WriterSetOptions): WriterSet {
   const { config, tasks } = options;
   const stores = new Map<string, SnapshotWriter>();
+  const alertSinks = new Map<string, RecordedAlertSink>();
   let storePath: string | undefined;
   const rootOf = (writer: WriterConfig): string => {
     const root = writer.rootPath ?? DEFAULT_FILE_WRITER_ROOT;
@@ -67,7 +75,9 @@ export function buildWriterSet(options: WriterSetOptions): WriterSet {
         if (options.store === null) return undefined;
         const path = options.store ?? writer.path ?? DEFAULT_DUCKDB_PATH;
         storePath = path;
-        return shared(`duckdb:${path}`, () => new ThreadedWriter({ kind: 'duckdb', options: { path, runId: options.runId, inputs: options.inputs, tool: options.tool } }));
+        const store = shared(`duckdb:${path}`, () => new ThreadedWriter({ kind: 'duckdb', options: { path, runId: options.runId, inputs: options.inputs, tool: options.tool } }));
+        if (store instanceof ThreadedWriter && !alertSinks.has(`duckdb:${path}`)) alertSinks.set(`duckdb:${path}`, { sink: store });
+        return store;
       }
       case 'gob':
         return shared(`gob:${rootOf(writer)}`, () => new JsonLinesFlowWriter(rootOf(writer)));
@@ -82,6 +92,11 @@ export function buildWriterSet(options: WriterSetOptions): WriterSet {
         const connection: ClickHouseConfig = writer.clickhouse!;
         // one client per server, database and user, shared by the groups
         const key = `clickhouse:${connection.cloud ? 's' : ''}${connection.host}:${connection.port}/${connection.database}/${connection.username}`;
+        if (!alertSinks.has(key)) {
+          // a few rows per request: a short timeout, so an unreachable server costs little at shutdown
+          const alertStore = new ClickHouseStore({ connection, runId: options.runId, engineId: clickhouse.engineId, requestTimeoutMs: 10_000 });
+          alertSinks.set(key, { sink: alertStore, start: () => alertStore.start(), stop: () => alertStore.stop() });
+        }
         // Snapshots wait in a local spool while the server is unreachable (also at start), one
         // spool folder per engine so engines sharing a disk never send each other's snapshots.
         return shared(
@@ -116,7 +131,7 @@ export function buildWriterSet(options: WriterSetOptions): WriterSet {
     const store = writerFor({ type: 'duckdb', enabled: true, snapshotIntervalMs: config.aggregator.periodMs, path: options.store });
     if (store !== undefined) for (const group of groups) (group.writers as ScheduledWriter[]).push({ writer: store, intervalMs: config.aggregator.periodMs });
   }
-  return { groups, writers: [...new Set(groups.flatMap((g) => g.writers.map((w) => w.writer)))], storePath };
+  return { groups, writers: [...new Set(groups.flatMap((g) => g.writers.map((w) => w.writer)))], storePath, alertSinks: [...alertSinks.values()] };
 }
 
 /**

@@ -562,7 +562,7 @@ const TOP_KEYS = ['api', 'ai', 'probe', 'alerter', 'smtp', 'aggregator'] as cons
 
 function readConfig(ctx: Context, root: Raw | undefined): NetSpectraConfig {
   const top = new Section(ctx, '', { line: 1, col: 1 }, root, TOP_KEYS);
-  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr', 'rpc_tls_cert_file', 'rpc_tls_key_file'], ['grpc_listen_addr']));
+  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr', 'rpc_tls_cert_file', 'rpc_tls_key_file', 'auth_tokens'], ['grpc_listen_addr']));
   const ai = readAi(top.child('ai', ['provider', 'api_key', 'model', 'base_url', 'rpc_listen_addr', 'timeout', 'max_retries', 'auth_token', 'max_sessions', 'max_buffered_chunks', 'session_ttl', 'session_idle_timeout'], ['grpc_listen_addr']));
   const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'format', 'partitions', 'jetstream', 'stream', 'stream_max_age', 'stream_max_bytes', 'persistence']));
   const { alerter, rulePositions } = readAlerter(top.child('alerter', ['enabled', 'check_interval', 'ai_analysis', 'notifiers', 'rules']));
@@ -600,7 +600,26 @@ function readApi(section: Section): ApiConfig {
     httpListenAddr: section.address('http_listen_addr', defaults.httpListenAddr),
     rpcTlsCertFile,
     rpcTlsKeyFile,
+    authTokens: authTokens(section),
   };
+}
+
+/** Bearer tokens of the HTTP API. Empty items are dropped (`"${TOKEN:-}"` unset: no token); messages never show a token. */
+function authTokens(section: Section): string[] {
+  const items = section.list('auth_tokens');
+  if (items === undefined) return DEFAULT_CONFIG.api.authTokens.slice();
+  const tokens: string[] = [];
+  items.forEach((item, i) => {
+    const path = `${section.keyPath('auth_tokens')}[${i}]`;
+    const token = asString(item);
+    if (token === undefined) invalid(section.ctx, path, item.pos, 'a string (the token, best given as "${VAR}")', item.kind === 'map' ? 'a mapping' : 'a list');
+    if (token === '') return;
+    if (token.length < 16 || token.length > 512 || !/^[\x21-\x7e]+$/.test(token)) {
+      invalid(section.ctx, path, item.pos, 'a token of 16 to 512 printable ASCII characters without spaces', `a value of ${token.length} characters (not shown)`);
+    }
+    tokens.push(token);
+  });
+  return tokens;
 }
 
 function readAi(section: Section): AiConfig {

@@ -90,6 +90,14 @@ export interface ApiConfig {
    * @default ""
    */
   rpcTlsKeyFile: string;
+  /**
+   * Bearer tokens of the HTTP API (YAML `auth_tokens`; new, the original had no auth). When any is
+   * set, every HTTP route but /healthz, /readyz and the dashboard's files needs
+   * `Authorization: Bearer <one of them>`. Give them as `${VAR}`, never literally; empty items (an
+   * unset `${VAR:-}`) are dropped. 16 to 512 printable ASCII characters each.
+   * @default []
+   */
+  authTokens: string[];
 }
 
 export interface AiConfig {

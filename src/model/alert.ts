@@ -126,3 +126,46 @@ export interface Notifier {
   /** Release connections (SMTP pool); called once when the alerter stops. */
   close?(): Promise<void>;
 }
+
+/**
+ * One stored alert notice: a state change of one alert (it fired, was repeated or resolved) as the
+ * alert stores keep it (`alerts` table, docs/alerting.md "Storage"). Times are int64 nanoseconds
+ * since the epoch (UTC), like the query plane's; `flow` and `evidence` as the alerter gave them.
+ */
+export interface AlertRecord {
+  /** The evaluation that produced the notice (packet time offline, wall clock live). */
+  atNs: bigint;
+  kind: AlertNoticeKind;
+  /** `<rule>|<flowText>`. */
+  id: string;
+  rule: string;
+  taskName: string;
+  taskKind: Alert['taskKind'];
+  metric: AlertMetric;
+  operator: AlertOperator;
+  threshold: number;
+  flowText: string;
+  flow: KeyObject;
+  flowFields: string[];
+  elementFields: string[];
+  /** The metric at this evaluation (for `resolved`: the last value over the threshold). */
+  value: number;
+  sinceNs: bigint;
+  firedAtNs: bigint | undefined;
+  evidence: AlertEvidenceFlow[];
+  /** The run (RunId column of the flow rows of the same process) and engine that evaluated it. */
+  runId: string;
+  engineId: string;
+  /** The command whose alerter produced it: `analyze` or `engine`. */
+  source: string;
+}
+
+/**
+ * Where alert notices are stored (the embedded store, ClickHouse). Called at every evaluation that
+ * changed an alert's state; a failure is reported by the caller and never holds up detection.
+ */
+export interface AlertSink {
+  /** For messages, e.g. `duckdb:netspectra.duckdb`; never a password. */
+  readonly description: string;
+  writeAlerts(records: readonly AlertRecord[]): Promise<void>;
+}

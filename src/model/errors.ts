@@ -51,6 +51,7 @@ export const ErrorCodes = {
   NS_ERR_NOTIFY_TIMEOUT: 'a notifier did not finish a delivery within alerter.notifiers.timeout',
   NS_ERR_NOTIFY_BACKLOG: 'a notifier fell so far behind that notifications for it were dropped',
   NS_ERR_ALERT_ANALYSIS: 'the alert analyst (AI service) failed or missed its deadline; the built-in analysis was sent instead',
+  NS_ERR_ALERT_STORE: 'alert notices could not be written to a store (the notifications still went out)',
   // Query plane
   NS_ERR_QUERY_RANGE: 'a query time range is invalid (start not before end, beyond int64, too many buckets)',
   NS_ERR_QUERY_LIMIT: 'a query limit, offset or bucket size is out of range',
@@ -60,6 +61,11 @@ export const ErrorCodes = {
   NS_ERR_QUERY_STORE: 'the store could not answer a query',
   NS_ERR_API_UNREACHABLE: 'the query API could not be reached (refused, unknown host, timeout)',
   NS_ERR_API_REMOTE: 'the query API answered a request with an error',
+  // HTTP API (docs/http-api.md)
+  NS_ERR_HTTP_REQUEST: 'an HTTP API request is malformed (bad JSON, unknown or mistyped parameter, unparsable time, body too large)',
+  NS_ERR_HTTP_UNAUTHORIZED: 'an HTTP API request lacks the bearer token of api.auth_tokens, or has a wrong one',
+  NS_ERR_HTTP_NOT_FOUND: 'no HTTP API route has that path and method',
+  NS_ERR_HTTP_INTERNAL: 'the HTTP API failed on a request in a way it did not expect (a bug; details are in its log)',
   // AI service (docs/ai.md)
   NS_ERR_AI_NOT_CONFIGURED: 'no LLM is configured (ai.api_key or ai.base_url is empty)',
   NS_ERR_AI_INPUT: 'an AI request is empty or larger than the service accepts',

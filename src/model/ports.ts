@@ -2,8 +2,11 @@
  * The ports between the core and its adapters. The engine produces GroupSnapshots; writers
  * (embedded store, ClickHouse, files) consume them; the query plane reads stores through FlowQueryStore.
  */
+import type { AlertRecord } from './alert.js';
 import type { GroupSnapshot } from './snapshot.js';
 import type {
+  ActiveAlertQuery,
+  AlertQuery,
   FlowListQuery,
   FlowRangeQuery,
   FlowTotals,
@@ -56,4 +59,16 @@ export interface FlowQueryStore {
   sketchList(query: SketchListQuery): Promise<SketchList>;
   /** A sketch task's snapshots in the range, newest first. */
   sketchSnapshots(taskName: string, range: TimeRangeNs, limit: number): Promise<SketchSnapshotInfo[]>;
+}
+
+/**
+ * The read side of an alert store (the `alerts` table of the embedded store or ClickHouse), for the
+ * query plane. Separate from FlowQueryStore: a store may hold flows without alerts (a file written
+ * before alerts were stored answers with none). Requests arrive validated.
+ */
+export interface AlertQueryStore {
+  /** Notices in the range, newest first (then by rule and flow), paged. */
+  alerts(query: AlertQuery): Promise<AlertRecord[]>;
+  /** The newest notice of every alert active at `endNs` (see ActiveAlertQuery), newest first. */
+  activeAlerts(query: ActiveAlertQuery): Promise<AlertRecord[]>;
 }

@@ -27,6 +27,7 @@
  * not yet stored.
  */
 import type { KeyFieldName } from './flow.js';
+import type { AlertNoticeKind } from './alert.js';
 import type { KeyObject } from './snapshot.js';
 
 /** (startNs, endNs]; startNs undefined: from the beginning. */
@@ -145,4 +146,29 @@ export interface StoreHealth {
   ok: boolean;
   /** What was checked, or why it failed. */
   detail: string;
+}
+
+/** Stored alert notices (AlertQueryStore.alerts), validated by the query service. */
+export interface AlertQuery {
+  /** On the notice's evaluation time. */
+  range: TimeRangeNs;
+  rule?: string;
+  taskName?: string;
+  kind?: AlertNoticeKind;
+  /** The offending flow key as text (`flowText`; '' for task-wide alerts). */
+  flowText?: string;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * Alerts active at a time (AlertQueryStore.activeAlerts): per engine, its newest run that stored a
+ * notice by `endNs`; per alert of that run, its newest notice by `endNs` — active when that is a
+ * `firing` or `repeat` notice.
+ */
+export interface ActiveAlertQuery {
+  endNs: bigint;
+  rule?: string;
+  taskName?: string;
+  limit: number;
 }

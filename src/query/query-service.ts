@@ -11,7 +11,8 @@
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
 import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
 import { formatIPv4, formatIPv6Words, parseAddress } from '../model/ip.js';
-import type { FlowQueryStore } from '../model/ports.js';
+import type { AlertNoticeKind, AlertRecord } from '../model/alert.js';
+import type { AlertQueryStore, FlowQueryStore } from '../model/ports.js';
 import type {
   AddressMatch,
   FlowFilter,
@@ -116,6 +117,26 @@ export interface SeriesRequest extends RangeRequest {
   filter?: FlowFilterRequest;
 }
 
+/** Stored alert notices: a range on their evaluation time, filters, one page, newest first. */
+export interface AlertsRequest extends RangeRequest {
+  rule?: string;
+  taskName?: string;
+  /** `firing`, `repeat` or `resolved`. */
+  kind?: string;
+  /** The offending flow key as text (`10.0.0.1`, `10.0.0.1,10.0.0.2,80,443,6`); '' for task-wide alerts. */
+  flow?: string;
+  limit: number;
+  offset?: number;
+}
+
+/** Alerts active at `endNs` (default: now, i.e. as last stored). */
+export interface ActiveAlertsRequest {
+  endNs?: bigint;
+  rule?: string;
+  taskName?: string;
+  limit: number;
+}
+
 export interface HealthStatus {
   /** `SERVING` when the store answers, else `NOT_SERVING: <reason>`. */
   status: string;
@@ -217,14 +238,30 @@ export function flowKeysFilter(flowKeys: Readonly<Record<string, string>>): Flow
 }
 
 const ORDERS: readonly FlowOrder[] = ['bytes', 'packets', 'firstSeen', 'lastSeen'];
+const NOTICE_KINDS: readonly AlertNoticeKind[] = ['firing', 'repeat', 'resolved'];
+
+/** Rule names and flow texts: printable, bounded (a config's rule name; a flow key's text). */
+function checkText(value: unknown, field: string, allowEmpty: boolean): string {
+  if (typeof value !== 'string' || (value === '' && !allowEmpty) || value.length > 1024 || /\p{Cc}/u.test(value)) {
+    fail('NS_ERR_QUERY_FILTER', `${field} must be ${allowEmpty ? 'up to' : '1 to'} 1024 printable characters, got ${quoted(value)}`);
+  }
+  return value as string;
+}
+
+function isAlertQueryStore(store: object): store is AlertQueryStore {
+  return typeof (store as Partial<AlertQueryStore>).alerts === 'function' && typeof (store as Partial<AlertQueryStore>).activeAlerts === 'function';
+}
 
 export class QueryService {
   readonly #store: FlowQueryStore;
+  readonly #alertStore: AlertQueryStore | undefined;
   readonly #options: Required<QueryServiceOptions>;
   #taskCache: { at: number; tasks: Promise<StoredTask[]> } | undefined;
 
-  constructor(store: FlowQueryStore, options: QueryServiceOptions = {}) {
+  /** `alertStore`: where alerts are read; by default the flow store when it holds them too (both built-in stores do). */
+  constructor(store: FlowQueryStore, options: QueryServiceOptions = {}, alertStore?: AlertQueryStore) {
     this.#store = store;
+    this.#alertStore = alertStore ?? (isAlertQueryStore(store) ? store : undefined);
     this.#options = {
       maxRows: 10_000,
       maxBuckets: 10_000,
@@ -354,6 +391,44 @@ export class QueryService {
       }
     }
     return filled;
+  }
+
+  /** Stored alert notices (fired, repeated, resolved) in a range, newest first, filtered and paged. */
+  async alerts(request: AlertsRequest): Promise<AlertRecord[]> {
+    const store = this.#alerts();
+    const range = checkRange(request);
+    const limit = this.#limit(request.limit);
+    const offset = request.offset === undefined ? 0 : checkInteger(request.offset, 'offset', 0, this.#options.maxRows, 'NS_ERR_QUERY_LIMIT');
+    const kind = request.kind;
+    if (kind !== undefined && !NOTICE_KINDS.includes(kind as AlertNoticeKind)) fail('NS_ERR_QUERY_FILTER', `kind must be one of ${NOTICE_KINDS.join(', ')}, got ${quoted(kind)}`);
+    return store.alerts({
+      range,
+      limit,
+      offset,
+      ...this.#alertFilters(request),
+      ...(kind === undefined ? {} : { kind: kind as AlertNoticeKind }),
+      ...(request.flow === undefined ? {} : { flowText: checkText(request.flow, 'flow', true) }),
+    });
+  }
+
+  /** Alerts active at a time (default: as last stored): the newest notice of each, newest first. */
+  async activeAlerts(request: ActiveAlertsRequest): Promise<AlertRecord[]> {
+    const store = this.#alerts();
+    const { endNs } = checkRange({ endNs: request.endNs });
+    return store.activeAlerts({ endNs, limit: this.#limit(request.limit), ...this.#alertFilters(request) });
+  }
+
+  #alerts(): AlertQueryStore {
+    if (this.#alertStore === undefined) fail('NS_ERR_QUERY_STORE', `${this.#store.description} does not hold alerts`);
+    return this.#alertStore!;
+  }
+
+  #alertFilters(request: { rule?: string; taskName?: string }): { rule?: string; taskName?: string } {
+    return {
+      ...(request.rule === undefined ? {} : { rule: checkText(request.rule, 'rule', false) }),
+      // a task that only alerts name (its flows not stored) is still a valid filter
+      ...(request.taskName === undefined ? {} : { taskName: checkTaskName(request.taskName) }),
+    };
   }
 
   #limit(limit: unknown): number {

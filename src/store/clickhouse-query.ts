@@ -17,8 +17,11 @@ import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickh
 import type { ClickHouseConfig } from '../config/schema.js';
 import { NetSpectraError } from '../model/errors.js';
 import type { KeyFieldName } from '../model/flow.js';
-import type { FlowQueryStore } from '../model/ports.js';
+import type { AlertRecord } from '../model/alert.js';
+import type { AlertQueryStore, FlowQueryStore } from '../model/ports.js';
 import type {
+  ActiveAlertQuery,
+  AlertQuery,
   FlowFilter,
   FlowListQuery,
   FlowRangeQuery,
@@ -37,6 +40,7 @@ import type {
 import type { KeyObject } from '../model/snapshot.js';
 import { dateTime, identifier, integer, joinSql, sql, type Sql } from './clickhouse-sql.js';
 import { classify, clickHouseUrl } from './clickhouse-store.js';
+import { ALERT_COLUMNS, alertRecordOf } from './alert-rows.js';
 
 export interface ClickHouseQueryStoreOptions {
   /** Where to read (a clickhouse writer's block: the same server and database the engines write). */
@@ -57,7 +61,7 @@ const NS = 1_000_000_000n;
 const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
 const toBig = (value: unknown): bigint => (value === null || value === undefined ? 0n : BigInt(value as string));
 
-export class ClickHouseQueryStore implements FlowQueryStore {
+export class ClickHouseQueryStore implements FlowQueryStore, AlertQueryStore {
   readonly description: string;
   readonly #options: ClickHouseQueryStoreOptions;
   readonly #url: string;
@@ -219,7 +223,41 @@ export class ClickHouseQueryStore implements FlowQueryStore {
     return rows.map((row) => ({ timestampNs: toBig(row.TimestampNs), type: toNumber(row.Type) as SketchListType, entries: toNumber(row.entries) }));
   }
 
-  #table(name: 'flow_metrics' | 'heavy_hitters'): Sql {
+  async alerts(query: AlertQuery): Promise<AlertRecord[]> {
+    if (!(await this.#hasAlerts())) return [];
+    const where = [sql`TimestampNs > ${integer(query.range.startNs ?? -1n, 'Int64')} AND TimestampNs <= ${integer(query.range.endNs, 'Int64')}${timestampBound(query.range.endNs)}`, ...alertFilters(query)];
+    if (query.kind !== undefined) where.push(sql`Kind = ${query.kind}`);
+    if (query.flowText !== undefined) where.push(sql`FlowText = ${query.flowText}`);
+    const rows = await this.#select(
+      sql`SELECT ${ALERT_COLUMN_LIST} FROM ${this.#table('alerts')} WHERE ${joinSql(where, ' AND ')}
+          ORDER BY TimestampNs DESC, Rule, FlowText, EngineId, Kind LIMIT ${integer(query.offset, 'UInt32')}, ${integer(query.limit, 'UInt32')}`,
+    );
+    return rows.map(alertRecordOf);
+  }
+
+  async activeAlerts(query: ActiveAlertQuery): Promise<AlertRecord[]> {
+    if (!(await this.#hasAlerts())) return [];
+    const table = this.#table('alerts');
+    const upTo = sql`TimestampNs <= ${integer(query.endNs, 'Int64')}${timestampBound(query.endNs)}`;
+    // per engine its newest run; per alert of that run its newest notice: active unless a resolution
+    const rows = await this.#select(
+      sql`SELECT ${ALERT_COLUMN_LIST} FROM ${table}
+          WHERE ${upTo}
+            AND (EngineId, RunId) IN (SELECT EngineId, argMax(RunId, TimestampNs) FROM ${table} WHERE ${upTo} GROUP BY EngineId)
+            AND (EngineId, RunId, AlertId, TimestampNs) IN (SELECT EngineId, RunId, AlertId, max(TimestampNs) FROM ${table} WHERE ${upTo} GROUP BY EngineId, RunId, AlertId)
+            AND ${joinSql([sql`Kind != 'resolved'`, ...alertFilters(query)], ' AND ')}
+          ORDER BY TimestampNs DESC, Rule, FlowText, EngineId LIMIT ${integer(query.limit, 'UInt32')}`,
+    );
+    return rows.map(alertRecordOf);
+  }
+
+  /** The table appears with the first writer of a version that stores alerts; the reader (readonly) cannot make it. */
+  async #hasAlerts(): Promise<boolean> {
+    const rows = await this.#select(sql`SELECT count() AS n FROM system.tables WHERE database = ${this.#options.connection.database} AND name = 'alerts'`);
+    return toNumber(rows[0]?.n) > 0;
+  }
+
+  #table(name: 'flow_metrics' | 'heavy_hitters' | 'alerts'): Sql {
     return identifier(this.#options.connection.database, name);
   }
 
@@ -264,6 +302,16 @@ export class ClickHouseQueryStore implements FlowQueryStore {
       throw new NetSpectraError(code, password.length >= 3 ? message.split(password).join('***') : message, { cause: error });
     }
   }
+}
+
+const ALERT_COLUMN_LIST = joinSql(ALERT_COLUMNS.map((column) => identifier(column)));
+
+/** Conditions on a rule and a task of alert rows. */
+function alertFilters(query: { rule?: string; taskName?: string }): Sql[] {
+  const where: Sql[] = [];
+  if (query.rule !== undefined) where.push(sql`Rule = ${query.rule}`);
+  if (query.taskName !== undefined) where.push(sql`TaskName = ${query.taskName}`);
+  return where;
 }
 
 /** `AND Timestamp <= …` for the primary key, when the end fits a DateTime. */

@@ -23,7 +23,7 @@ export interface ColumnSpec {
 }
 
 export interface TableSpec {
-  readonly name: 'flow_metrics' | 'heavy_hitters';
+  readonly name: 'flow_metrics' | 'heavy_hitters' | 'alerts';
   /** The original's columns, in its order. */
   readonly original: readonly ColumnSpec[];
   /** Ours, appended after the original's. */
@@ -75,14 +75,46 @@ export const HEAVY_HITTERS: TableSpec = {
   ],
 };
 
-export const CLICKHOUSE_TABLES: readonly TableSpec[] = [FLOW_METRICS, HEAVY_HITTERS];
+/**
+ * NetSpectra's own: one row per alert notice, the embedded store's columns (alert-rows.ts) in
+ * 18.16's types. Created with the other tables; no original to stay compatible with.
+ */
+export const ALERTS: TableSpec = {
+  name: 'alerts',
+  original: [
+    { name: 'Timestamp', type: sql`DateTime` },
+    { name: 'TimestampNs', type: sql`Int64` },
+    { name: 'Kind', type: sql`String` },
+    { name: 'AlertId', type: sql`String` },
+    { name: 'Rule', type: sql`String` },
+    { name: 'TaskName', type: sql`String` },
+    { name: 'TaskKind', type: sql`String` },
+    { name: 'Metric', type: sql`String` },
+    { name: 'Operator', type: sql`String` },
+    { name: 'Threshold', type: sql`Float64` },
+    { name: 'FlowText', type: sql`String` },
+    { name: 'Flow', type: sql`String` },
+    { name: 'FlowFields', type: sql`String` },
+    { name: 'ElementFields', type: sql`String` },
+    { name: 'Value', type: sql`Float64` },
+    { name: 'SinceNs', type: sql`Int64` },
+    { name: 'FiredAtNs', type: sql`Nullable(Int64)` },
+    { name: 'Evidence', type: sql`String` },
+    { name: 'RunId', type: sql`String` },
+    { name: 'EngineId', type: sql`String` },
+    { name: 'Source', type: sql`String` },
+  ],
+  added: [],
+};
+
+export const CLICKHOUSE_TABLES: readonly TableSpec[] = [FLOW_METRICS, HEAVY_HITTERS, ALERTS];
 
 /** A column of a CREATE TABLE or ADD COLUMN: name, type and, for ours, the DEFAULT. */
 function columnDefinition(column: ColumnSpec): Sql {
   return column.defaultSql === undefined ? sql`${identifier(column.name)} ${column.type}` : sql`${identifier(column.name)} ${column.type} DEFAULT ${column.defaultSql}`;
 }
 
-/** The original's engine clause, kept for both tables. */
+/** The original's engine clause, kept for both tables (and used for `alerts`, which has both columns). */
 const ENGINE = sql`ENGINE = MergeTree() PARTITION BY toYYYYMM(Timestamp) ORDER BY (TaskName, Timestamp)`;
 
 export function createTableSql(database: string, table: TableSpec): Sql {

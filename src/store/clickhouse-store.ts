@@ -33,10 +33,12 @@ import { finished } from 'node:stream/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../config/schema.js';
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
+import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
-import { identifier, joinSql, sql, type Sql } from './clickhouse-sql.js';
-import { CLICKHOUSE_TABLES, FLOW_METRICS, HEAVY_HITTERS, addColumnSql, createTableSql, type TableSpec } from './clickhouse-schema.js';
+import { dateTime, identifier, joinSql, sql, type Sql } from './clickhouse-sql.js';
+import { ALERTS, CLICKHOUSE_TABLES, FLOW_METRICS, HEAVY_HITTERS, addColumnSql, createTableSql, type TableSpec } from './clickhouse-schema.js';
+import { ALERT_COLUMNS, alertRow } from './alert-rows.js';
 import {
   FLOW_INSERT_COLUMNS,
   HEAVY_HITTER_INSERT_COLUMNS,
@@ -117,7 +119,7 @@ function serverReason(message: string): { code: string | undefined; reason: stri
   return { code, reason: reason.replace(/\s+/g, ' ').trim() };
 }
 
-export class ClickHouseStore implements SnapshotWriter, AsyncDisposable {
+export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposable {
   readonly description: string;
   /** Only flows changed since the previous snapshot of a task are written (see the module comment). */
   readonly acceptsDeltas = true;
@@ -208,6 +210,33 @@ export class ClickHouseStore implements SnapshotWriter, AsyncDisposable {
     const sketchCount = lists.reduce((sum, list) => sum + list.entries.length, 0);
     if (sketchCount > 0) await this.#insert(HEAVY_HITTERS, HEAVY_HITTER_INSERT_COLUMNS, heavyHitterRows(lists, context));
     this.rowsWritten += sketchCount;
+  }
+
+  /**
+   * Alert notices into `alerts`: one INSERT … VALUES with every value bound (alerts are few; a
+   * statement per evaluation that changed something). Not spooled: a failure is the caller's to report.
+   */
+  async writeAlerts(records: readonly AlertRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const float = (value: number): Sql => {
+      if (!Number.isFinite(value)) throw new NetSpectraError('NS_ERR_ALERT_STORE', `an alert value ${value} is not a finite number`);
+      return sql`toFloat64(${String(value)})`;
+    };
+    const rows = records.map((record) => {
+      const row = alertRow(record);
+      const values = ALERT_COLUMNS.map((column): Sql => {
+        if (column === 'Timestamp') return dateTime(Math.max(0, Number(row.Timestamp)));
+        if (column === 'Threshold' || column === 'Value') return float(Number(row[column]));
+        return sql`${row[column]}`;
+      });
+      return sql`(${joinSql(values)})`;
+    });
+    try {
+      await this.command(sql`INSERT INTO ${identifier(this.database, ALERTS.name)} (${joinSql(ALERT_COLUMNS.map((c) => identifier(c)))}) VALUES ${joinSql(rows)}`);
+    } catch (error) {
+      const cause = error instanceof NetSpectraError ? error : this.#failure(error, 'an insert into alerts');
+      throw new NetSpectraError('NS_ERR_ALERT_STORE', `cannot write ${records.length} alert notice(s) to ${this.description}: ${cause.toDisplayString()}`, { cause });
+    }
   }
 
   async stop(): Promise<void> {

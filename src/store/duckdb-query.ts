@@ -14,8 +14,11 @@ import { BIGINT, DuckDBInstance, INTEGER, UBIGINT, UTINYINT, VARCHAR, type DuckD
 import { NetSpectraError } from '../model/errors.js';
 import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
 import { formatAddressWords } from '../model/ip.js';
-import type { FlowQueryStore } from '../model/ports.js';
+import type { AlertRecord } from '../model/alert.js';
+import type { AlertQueryStore, FlowQueryStore } from '../model/ports.js';
 import type {
+  ActiveAlertQuery,
+  AlertQuery,
   FlowFilter,
   FlowListQuery,
   FlowRangeQuery,
@@ -33,6 +36,7 @@ import type {
 } from '../model/query.js';
 import type { KeyObject } from '../model/snapshot.js';
 import { SCHEMA_VERSION } from './duckdb-schema.js';
+import { ALERT_COLUMNS, alertRecordOf } from './alert-rows.js';
 
 export type DuckDbQueryStoreOptions =
   | {
@@ -78,7 +82,7 @@ function addressText(family: unknown, hi: unknown, lo: unknown): string | undefi
 const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
 const toBig = (value: unknown): bigint => (value === null || value === undefined ? 0n : BigInt(value as bigint));
 
-export class DuckDbQueryStore implements FlowQueryStore {
+export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
   readonly description: string;
   readonly #options: DuckDbQueryStoreOptions;
   #instance: DuckDBInstance | undefined;
@@ -251,6 +255,46 @@ export class DuckDbQueryStore implements FlowQueryStore {
     return rows.map((row) => ({ timestampNs: toBig(row.TimestampNs), type: toNumber(row.Type) as SketchListType, entries: toNumber(row.entries) }));
   }
 
+  async alerts(query: AlertQuery): Promise<AlertRecord[]> {
+    if (!(await this.#hasAlerts())) return [];
+    const b = new Binder();
+    const where = [`TimestampNs > ${b.bind(query.range.startNs ?? -1n, BIGINT)}`, `TimestampNs <= ${b.bind(query.range.endNs, BIGINT)}`, ...alertFilters(b, query)];
+    if (query.kind !== undefined) where.push(`Kind = ${b.bind(query.kind, VARCHAR)}`);
+    if (query.flowText !== undefined) where.push(`FlowText = ${b.bind(query.flowText, VARCHAR)}`);
+    const rows = await this.#rows(
+      `SELECT ${ALERT_COLUMN_LIST} FROM alerts WHERE ${where.join(' AND ')}
+       ORDER BY TimestampNs DESC, Rule, FlowText, EngineId, Kind LIMIT ${b.bind(query.limit, INTEGER)} OFFSET ${b.bind(query.offset, INTEGER)}`,
+      b,
+    );
+    return rows.map(alertRecordOf);
+  }
+
+  async activeAlerts(query: ActiveAlertQuery): Promise<AlertRecord[]> {
+    if (!(await this.#hasAlerts())) return [];
+    const b = new Binder();
+    const end = b.bind(query.endNs, BIGINT);
+    // per engine its newest run (a restarted engine starts with no alert state); per alert of that
+    // run its newest notice: active unless it is a resolution
+    const rows = await this.#rows(
+      `WITH upto AS (SELECT * FROM alerts WHERE TimestampNs <= ${end}),
+       runs AS (SELECT EngineId, arg_max(RunId, TimestampNs) AS RunId FROM upto GROUP BY EngineId),
+       newest AS (SELECT EngineId, RunId, AlertId, max(TimestampNs) AS TimestampNs FROM upto GROUP BY EngineId, RunId, AlertId)
+       SELECT ${ALERT_COLUMN_LIST} FROM upto
+       JOIN runs USING (EngineId, RunId)
+       JOIN newest USING (EngineId, RunId, AlertId, TimestampNs)
+       WHERE ${["Kind <> 'resolved'", ...alertFilters(b, query)].join(' AND ')}
+       ORDER BY TimestampNs DESC, Rule, FlowText, EngineId LIMIT ${b.bind(query.limit, INTEGER)}`,
+      b,
+    );
+    return rows.map(alertRecordOf);
+  }
+
+  /** Files written before alerts were stored have no table (and a read-only reader cannot add it). */
+  async #hasAlerts(): Promise<boolean> {
+    const [row] = await this.#rows("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'alerts'");
+    return toNumber(row?.n) > 0;
+  }
+
   async #rows(statement: string, binder?: Binder): Promise<Record<string, unknown>[]> {
     const run = async (connection: DuckDBConnection): Promise<Record<string, unknown>[]> => {
       try {
@@ -275,6 +319,16 @@ export class DuckDbQueryStore implements FlowQueryStore {
       connection.closeSync();
     }
   }
+}
+
+const ALERT_COLUMN_LIST = ALERT_COLUMNS.join(', ');
+
+/** Conditions on a rule and a task of alert rows. */
+function alertFilters(b: Binder, query: { rule?: string; taskName?: string }): string[] {
+  const where: string[] = [];
+  if (query.rule !== undefined) where.push(`Rule = ${b.bind(query.rule, VARCHAR)}`);
+  if (query.taskName !== undefined) where.push(`TaskName = ${b.bind(query.taskName, VARCHAR)}`);
+  return where;
 }
 
 /** WHERE conditions on `r` (flow_metrics_raw) and `s` (snapshots) for a task, an end and a filter. */

@@ -15,6 +15,8 @@
  * - what every row of one task's snapshot shares (time, task, period, run) is kept once, in
  *   `snapshots`, and joined by SnapshotId: 13 narrow columns a row instead of 18.
  *
+ * `alerts` holds one row per alert notice (alert-rows.ts), written apart from the snapshots.
+ *
  * All times are UTC (the original stored local time as if it were UTC). `netspectra_schema` holds
  * the layout's version: a file written with another layout is refused with a clear error instead
  * of being appended to with the wrong columns.
@@ -116,6 +118,32 @@ FROM flow_metrics_raw r
 JOIN snapshots s ON s.SnapshotId = r.SnapshotId
 JOIN tasks t ON t.TaskId = s.TaskId
 JOIN runs u ON u.RunNo = s.RunNo`,
+  // Added within layout 2 (CREATE … IF NOT EXISTS): a file written before alerts were stored gets
+  // the table when a writer opens it, and older builds, which never read it, still open the file.
+  // Columns as alert-rows.ts's ALERT_COLUMNS (checked when a writer opens a file).
+  `CREATE TABLE IF NOT EXISTS alerts (
+  Timestamp TIMESTAMP NOT NULL,
+  TimestampNs BIGINT NOT NULL,
+  Kind VARCHAR NOT NULL,
+  AlertId VARCHAR NOT NULL,
+  Rule VARCHAR NOT NULL,
+  TaskName VARCHAR NOT NULL,
+  TaskKind VARCHAR NOT NULL,
+  Metric VARCHAR NOT NULL,
+  Operator VARCHAR NOT NULL,
+  Threshold DOUBLE NOT NULL,
+  FlowText VARCHAR NOT NULL,
+  Flow VARCHAR NOT NULL,
+  FlowFields VARCHAR NOT NULL,
+  ElementFields VARCHAR NOT NULL,
+  Value DOUBLE NOT NULL,
+  SinceNs BIGINT NOT NULL,
+  FiredAtNs BIGINT,
+  Evidence VARCHAR NOT NULL,
+  RunId VARCHAR NOT NULL,
+  EngineId VARCHAR NOT NULL,
+  Source VARCHAR NOT NULL
+)`,
   `CREATE TABLE IF NOT EXISTS heavy_hitters (
   Timestamp TIMESTAMP NOT NULL,
   TaskName VARCHAR NOT NULL,

@@ -10,11 +10,13 @@
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { NetSpectraError } from '../model/errors.js';
+import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
 import { nanosWords, uint64Words } from './int64-words.js';
 import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS, SCHEMA_VERSION, STORE_TABLES } from './duckdb-schema.js';
+import { ALERT_COLUMNS, alertRow } from './alert-rows.js';
 
 export interface DuckDbStoreOptions {
   /** Database file; `:memory:` for a throw-away store. */
@@ -93,7 +95,7 @@ function nanosBig(time: Timestamp): bigint {
   return BigInt(time.seconds) * 1_000_000_000n + BigInt(time.nanos);
 }
 
-export class DuckDbStore implements SnapshotWriter {
+export class DuckDbStore implements SnapshotWriter, AlertSink {
   readonly description: string;
   /** Only flows changed since the previous snapshot of a task are written (see #appendFlows). */
   readonly acceptsDeltas = true;
@@ -118,6 +120,7 @@ export class DuckDbStore implements SnapshotWriter {
       this.#connection = await this.#instance.connect();
       await checkLayout(this.#connection, this.#options.path);
       for (const statement of SCHEMA_STATEMENTS) await this.#connection.run(statement);
+      await checkAlertColumns(this.#connection, this.#options.path);
       const next = (await this.#connection.runAndReadAll('SELECT (SELECT coalesce(max(RunNo), 0) + 1 FROM runs), (SELECT coalesce(max(SnapshotId), 0) + 1 FROM snapshots)')).getRowsJS();
       this.#runNo = Number(next[0]![0]);
       this.#nextSnapshotId = Number(next[0]![1]);
@@ -144,6 +147,17 @@ export class DuckDbStore implements SnapshotWriter {
     return this.#connection;
   }
 
+  /**
+   * Another connection to the same open database, for readers in this process. A second DuckDB
+   * instance on the file would not see later writes, and another process cannot open it at all
+   * (DuckDB's file lock): `netspectra serve` queries through connections from here. The caller
+   * closes it before `stop()`.
+   */
+  async connect(): Promise<DuckDBConnection> {
+    if (this.#instance === undefined) throw new NetSpectraError('NS_ERR_STORE_OPEN', `the embedded store ${this.#options.path} is not open`);
+    return this.#instance.connect();
+  }
+
   async write(snapshot: GroupSnapshot): Promise<void> {
     const connection = this.connection;
     try {
@@ -153,6 +167,39 @@ export class DuckDbStore implements SnapshotWriter {
       }
     } catch (error) {
       throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot write a snapshot to ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Alert notices into `alerts`, one row each. Apart from write(): snapshots never wait for it,
+   * and its appender never touches the flow tables.
+   */
+  async writeAlerts(records: readonly AlertRecord[]): Promise<void> {
+    const connection = this.connection;
+    if (records.length === 0) return;
+    try {
+      const appender = await connection.createAppender('alerts');
+      try {
+        for (const record of records) {
+          const row = alertRow(record);
+          appender.appendTimestamp(new DuckDBTimestampValue(record.atNs / 1000n));
+          appender.appendBigInt(record.atNs);
+          for (const column of ['Kind', 'AlertId', 'Rule', 'TaskName', 'TaskKind', 'Metric', 'Operator'] as const) appender.appendVarchar(String(row[column]));
+          appender.appendDouble(record.threshold);
+          for (const column of ['FlowText', 'Flow', 'FlowFields', 'ElementFields'] as const) appender.appendVarchar(String(row[column]));
+          appender.appendDouble(record.value);
+          appender.appendBigInt(record.sinceNs);
+          if (record.firedAtNs === undefined) appender.appendNull();
+          else appender.appendBigInt(record.firedAtNs);
+          for (const column of ['Evidence', 'RunId', 'EngineId', 'Source'] as const) appender.appendVarchar(String(row[column]));
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    } catch (error) {
+      throw new NetSpectraError('NS_ERR_ALERT_STORE', `cannot write ${records.length} alert notice(s) to ${this.#options.path}: ${messageOf(error)}`, { cause: error });
     }
   }
 
@@ -330,6 +377,22 @@ async function checkLayout(connection: DuckDBConnection, path: string): Promise<
       'NS_ERR_STORE_SCHEMA',
       `the embedded store ${path} was written with store layout ${version ?? 1} and this NetSpectra writes layout ${SCHEMA_VERSION}; ` +
         'give another file with --store (or the duckdb writer\'s path), or move this one away',
+    );
+  }
+}
+
+/**
+ * The `alerts` table was added within layout 2 (CREATE TABLE IF NOT EXISTS); a file whose `alerts`
+ * has other columns (someone else's table of that name) is refused rather than appended to.
+ */
+async function checkAlertColumns(connection: DuckDBConnection, path: string): Promise<void> {
+  const columns = (await connection.runAndReadAll("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'alerts' ORDER BY ordinal_position"))
+    .getRowsJS()
+    .map((row) => row[0] as string);
+  if (columns.join(',') !== ALERT_COLUMNS.join(',')) {
+    throw new NetSpectraError(
+      'NS_ERR_STORE_SCHEMA',
+      `the embedded store ${path} has an alerts table with the columns (${columns.join(', ')}), not NetSpectra's (${ALERT_COLUMNS.join(', ')}); give another file with --store, or move this one away`,
     );
   }
 }

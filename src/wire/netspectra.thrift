@@ -200,6 +200,51 @@ struct SketchSnapshotsResponse {
   1: required list<SketchSnapshotInfo> snapshots
 }
 
+// Stored alert notices (docs/alerting.md, "Storage"): one per state change of an alert.
+struct AlertsRequest {
+  1: optional TimeRange range                 // on the notices' evaluation time
+  2: optional string rule
+  3: optional string task_name
+  4: optional string kind                     // firing, repeat or resolved
+  5: optional string flow                     // the offending flow key as text; "" for task-wide alerts
+  6: required i32 limit
+  7: optional i32 offset
+}
+
+struct ActiveAlertsRequest {
+  1: optional i64 end_time_unix_nano          // absent: as last stored
+  2: optional string rule
+  3: optional string task_name
+  4: required i32 limit
+}
+
+struct AlertNotice {
+  1: required i64 timestamp_unix_nano         // the evaluation (packet time offline, wall clock live)
+  2: required string kind                     // firing, repeat, resolved
+  3: required string alert_id                 // <rule>|<flow>
+  4: required string rule
+  5: required string task_name
+  6: required string task_kind                // exact, heavy_hitter, super_spreader
+  7: required string metric
+  8: required string operator
+  9: required double threshold
+  10: required string flow
+  11: required map<string, string> flow_key   // the task's key fields of the flow; empty for task-wide alerts
+  12: required double value
+  13: required i64 since_unix_nano
+  14: optional i64 fired_at_unix_nano
+  15: required string evidence_json           // JSON array of {flowText, flow, packets?, bytes?, spread?}
+  16: required list<string> flow_fields
+  17: required list<string> element_fields
+  18: required string run_id
+  19: required string engine_id
+  20: required string source                  // analyze or engine
+}
+
+struct AlertsResponse {
+  1: required list<AlertNotice> alerts
+}
+
 service QueryService {
   HealthCheckResponse HealthCheck(1: HealthCheckRequest req)
   SearchTasksResponse SearchTasks(1: SearchTasksRequest req)
@@ -214,6 +259,8 @@ service QueryService {
   FlowSeriesResponse FlowSeries(1: FlowSeriesRequest req)
   SketchListResponse QuerySketchList(1: SketchListRequest req)
   SketchSnapshotsResponse ListSketchSnapshots(1: SketchSnapshotsRequest req)
+  AlertsResponse QueryAlerts(1: AlertsRequest req)
+  AlertsResponse QueryActiveAlerts(1: ActiveAlertsRequest req)
 }
 
 // ---- AIService (ai.rpc_listen_addr, default :50052; buffered transport, binary protocol) ----

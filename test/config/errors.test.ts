@@ -114,7 +114,7 @@ const cases: Case[] = [
     title: 'a section must be a mapping',
     source: 'api: 5\n',
     code: INVALID,
-    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, rpc_tls_cert_file, rpc_tls_key_file, found 5',
+    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, rpc_tls_cert_file, rpc_tls_key_file, auth_tokens, found 5',
     key: 'api',
   },
   // Environment

@@ -42,6 +42,10 @@ import SketchListResponse = ttypes.SketchListResponse
 import SketchSnapshotsRequest = ttypes.SketchSnapshotsRequest
 import SketchSnapshotInfo = ttypes.SketchSnapshotInfo
 import SketchSnapshotsResponse = ttypes.SketchSnapshotsResponse
+import AlertsRequest = ttypes.AlertsRequest
+import ActiveAlertsRequest = ttypes.ActiveAlertsRequest
+import AlertNotice = ttypes.AlertNotice
+import AlertsResponse = ttypes.AlertsResponse
 import AnalyzeTrafficRequest = ttypes.AnalyzeTrafficRequest
 import AnalyzeTrafficResponse = ttypes.AnalyzeTrafficResponse
 import StartPromptAnalysisRequest = ttypes.StartPromptAnalysisRequest
@@ -105,6 +109,14 @@ declare class Client {
     ListSketchSnapshots(req: SketchSnapshotsRequest): Promise<SketchSnapshotsResponse>;
 
     ListSketchSnapshots(req: SketchSnapshotsRequest, callback?: (error: void, response: SketchSnapshotsResponse)=>void): void;
+
+    QueryAlerts(req: AlertsRequest): Promise<AlertsResponse>;
+
+    QueryAlerts(req: AlertsRequest, callback?: (error: void, response: AlertsResponse)=>void): void;
+
+    QueryActiveAlerts(req: ActiveAlertsRequest): Promise<AlertsResponse>;
+
+    QueryActiveAlerts(req: ActiveAlertsRequest, callback?: (error: void, response: AlertsResponse)=>void): void;
   }
 
 declare class Processor {
@@ -124,4 +136,6 @@ declare class Processor {
     process_FlowSeries(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_QuerySketchList(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_ListSketchSnapshots(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_QueryAlerts(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_QueryActiveAlerts(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

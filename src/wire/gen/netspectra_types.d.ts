@@ -253,6 +253,58 @@ declare class SketchSnapshotsResponse {
       constructor(args?: { snapshots: SketchSnapshotInfo[]; });
   }
 
+declare class AlertsRequest {
+    public range?: TimeRange;
+    public rule?: string;
+    public task_name?: string;
+    public kind?: string;
+    public flow?: string;
+    public limit: number;
+    public offset?: number;
+
+      constructor(args?: { range?: TimeRange; rule?: string; task_name?: string; kind?: string; flow?: string; limit: number; offset?: number; });
+  }
+
+declare class ActiveAlertsRequest {
+    public end_time_unix_nano?: Int64;
+    public rule?: string;
+    public task_name?: string;
+    public limit: number;
+
+      constructor(args?: { end_time_unix_nano?: Int64; rule?: string; task_name?: string; limit: number; });
+  }
+
+declare class AlertNotice {
+    public timestamp_unix_nano: Int64;
+    public kind: string;
+    public alert_id: string;
+    public rule: string;
+    public task_name: string;
+    public task_kind: string;
+    public metric: string;
+    public operator: string;
+    public threshold: number;
+    public flow: string;
+    public flow_key: { [k: string]: string; };
+    public value: number;
+    public since_unix_nano: Int64;
+    public fired_at_unix_nano?: Int64;
+    public evidence_json: string;
+    public flow_fields: string[];
+    public element_fields: string[];
+    public run_id: string;
+    public engine_id: string;
+    public source: string;
+
+      constructor(args?: { timestamp_unix_nano: Int64; kind: string; alert_id: string; rule: string; task_name: string; task_kind: string; metric: string; operator: string; threshold: number; flow: string; flow_key: { [k: string]: string; }; value: number; since_unix_nano: Int64; fired_at_unix_nano?: Int64; evidence_json: string; flow_fields: string[]; element_fields: string[]; run_id: string; engine_id: string; source: string; });
+  }
+
+declare class AlertsResponse {
+    public alerts: AlertNotice[];
+
+      constructor(args?: { alerts: AlertNotice[]; });
+  }
+
 declare class AnalyzeTrafficRequest {
     public text_input: string;
 

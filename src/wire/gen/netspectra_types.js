@@ -2836,6 +2836,762 @@ const SketchSnapshotsResponse = module.exports.SketchSnapshotsResponse = class {
   }
 
 };
+const AlertsRequest = module.exports.AlertsRequest = class {
+  constructor(args) {
+    this.range = null;
+    this.rule = null;
+    this.task_name = null;
+    this.kind = null;
+    this.flow = null;
+    this.limit = null;
+    this.offset = null;
+    if (args) {
+      if (args.range !== undefined && args.range !== null) {
+        this.range = new ttypes.TimeRange(args.range);
+      }
+      if (args.rule !== undefined && args.rule !== null) {
+        this.rule = args.rule;
+      }
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      }
+      if (args.kind !== undefined && args.kind !== null) {
+        this.kind = args.kind;
+      }
+      if (args.flow !== undefined && args.flow !== null) {
+        this.flow = args.flow;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field limit is unset!');
+      }
+      if (args.offset !== undefined && args.offset !== null) {
+        this.offset = args.offset;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.range = new ttypes.TimeRange();
+          this.range.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.rule = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRING) {
+          this.kind = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.flow = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I32) {
+          this.offset = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('AlertsRequest');
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.STRUCT, 1);
+      this.range.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.rule !== null && this.rule !== undefined) {
+      output.writeFieldBegin('rule', Thrift.Type.STRING, 2);
+      output.writeString(this.rule);
+      output.writeFieldEnd();
+    }
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 3);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.kind !== null && this.kind !== undefined) {
+      output.writeFieldBegin('kind', Thrift.Type.STRING, 4);
+      output.writeString(this.kind);
+      output.writeFieldEnd();
+    }
+    if (this.flow !== null && this.flow !== undefined) {
+      output.writeFieldBegin('flow', Thrift.Type.STRING, 5);
+      output.writeString(this.flow);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 6);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.offset !== null && this.offset !== undefined) {
+      output.writeFieldBegin('offset', Thrift.Type.I32, 7);
+      output.writeI32(this.offset);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ActiveAlertsRequest = module.exports.ActiveAlertsRequest = class {
+  constructor(args) {
+    this.end_time_unix_nano = null;
+    this.rule = null;
+    this.task_name = null;
+    this.limit = null;
+    if (args) {
+      if (args.end_time_unix_nano !== undefined && args.end_time_unix_nano !== null) {
+        this.end_time_unix_nano = args.end_time_unix_nano;
+      }
+      if (args.rule !== undefined && args.rule !== null) {
+        this.rule = args.rule;
+      }
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field limit is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.end_time_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.rule = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ActiveAlertsRequest');
+    if (this.end_time_unix_nano !== null && this.end_time_unix_nano !== undefined) {
+      output.writeFieldBegin('end_time_unix_nano', Thrift.Type.I64, 1);
+      output.writeI64(this.end_time_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.rule !== null && this.rule !== undefined) {
+      output.writeFieldBegin('rule', Thrift.Type.STRING, 2);
+      output.writeString(this.rule);
+      output.writeFieldEnd();
+    }
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 3);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const AlertNotice = module.exports.AlertNotice = class {
+  constructor(args) {
+    this.timestamp_unix_nano = null;
+    this.kind = null;
+    this.alert_id = null;
+    this.rule = null;
+    this.task_name = null;
+    this.task_kind = null;
+    this.metric = null;
+    this.operator = null;
+    this.threshold = null;
+    this.flow = null;
+    this.flow_key = null;
+    this.value = null;
+    this.since_unix_nano = null;
+    this.fired_at_unix_nano = null;
+    this.evidence_json = null;
+    this.flow_fields = null;
+    this.element_fields = null;
+    this.run_id = null;
+    this.engine_id = null;
+    this.source = null;
+    if (args) {
+      if (args.timestamp_unix_nano !== undefined && args.timestamp_unix_nano !== null) {
+        this.timestamp_unix_nano = args.timestamp_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field timestamp_unix_nano is unset!');
+      }
+      if (args.kind !== undefined && args.kind !== null) {
+        this.kind = args.kind;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field kind is unset!');
+      }
+      if (args.alert_id !== undefined && args.alert_id !== null) {
+        this.alert_id = args.alert_id;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field alert_id is unset!');
+      }
+      if (args.rule !== undefined && args.rule !== null) {
+        this.rule = args.rule;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field rule is unset!');
+      }
+      if (args.task_name !== undefined && args.task_name !== null) {
+        this.task_name = args.task_name;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_name is unset!');
+      }
+      if (args.task_kind !== undefined && args.task_kind !== null) {
+        this.task_kind = args.task_kind;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field task_kind is unset!');
+      }
+      if (args.metric !== undefined && args.metric !== null) {
+        this.metric = args.metric;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field metric is unset!');
+      }
+      if (args.operator !== undefined && args.operator !== null) {
+        this.operator = args.operator;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field operator is unset!');
+      }
+      if (args.threshold !== undefined && args.threshold !== null) {
+        this.threshold = args.threshold;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field threshold is unset!');
+      }
+      if (args.flow !== undefined && args.flow !== null) {
+        this.flow = args.flow;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field flow is unset!');
+      }
+      if (args.flow_key !== undefined && args.flow_key !== null) {
+        this.flow_key = Thrift.copyMap(args.flow_key, [null]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field flow_key is unset!');
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field value is unset!');
+      }
+      if (args.since_unix_nano !== undefined && args.since_unix_nano !== null) {
+        this.since_unix_nano = args.since_unix_nano;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field since_unix_nano is unset!');
+      }
+      if (args.fired_at_unix_nano !== undefined && args.fired_at_unix_nano !== null) {
+        this.fired_at_unix_nano = args.fired_at_unix_nano;
+      }
+      if (args.evidence_json !== undefined && args.evidence_json !== null) {
+        this.evidence_json = args.evidence_json;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field evidence_json is unset!');
+      }
+      if (args.flow_fields !== undefined && args.flow_fields !== null) {
+        this.flow_fields = Thrift.copyList(args.flow_fields, [null]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field flow_fields is unset!');
+      }
+      if (args.element_fields !== undefined && args.element_fields !== null) {
+        this.element_fields = Thrift.copyList(args.element_fields, [null]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field element_fields is unset!');
+      }
+      if (args.run_id !== undefined && args.run_id !== null) {
+        this.run_id = args.run_id;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field run_id is unset!');
+      }
+      if (args.engine_id !== undefined && args.engine_id !== null) {
+        this.engine_id = args.engine_id;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field engine_id is unset!');
+      }
+      if (args.source !== undefined && args.source !== null) {
+        this.source = args.source;
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field source is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.timestamp_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.kind = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.alert_id = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRING) {
+          this.rule = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRING) {
+          this.task_kind = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.STRING) {
+          this.metric = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.STRING) {
+          this.operator = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 9:
+        if (ftype == Thrift.Type.DOUBLE) {
+          this.threshold = input.readDouble();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 10:
+        if (ftype == Thrift.Type.STRING) {
+          this.flow = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 11:
+        if (ftype == Thrift.Type.MAP) {
+          this.flow_key = {};
+          const _rtmp365 = input.readMapBegin();
+          const _size64 = _rtmp365.size || 0;
+          for (let _i66 = 0; _i66 < _size64; ++_i66) {
+            let key67 = null;
+            let val68 = null;
+            key67 = input.readString();
+            val68 = input.readString();
+            this.flow_key[key67] = val68;
+          }
+          input.readMapEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 12:
+        if (ftype == Thrift.Type.DOUBLE) {
+          this.value = input.readDouble();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 13:
+        if (ftype == Thrift.Type.I64) {
+          this.since_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 14:
+        if (ftype == Thrift.Type.I64) {
+          this.fired_at_unix_nano = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 15:
+        if (ftype == Thrift.Type.STRING) {
+          this.evidence_json = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 16:
+        if (ftype == Thrift.Type.LIST) {
+          this.flow_fields = [];
+          const _rtmp370 = input.readListBegin();
+          const _size69 = _rtmp370.size || 0;
+          for (let _i71 = 0; _i71 < _size69; ++_i71) {
+            let elem72 = null;
+            elem72 = input.readString();
+            this.flow_fields.push(elem72);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 17:
+        if (ftype == Thrift.Type.LIST) {
+          this.element_fields = [];
+          const _rtmp374 = input.readListBegin();
+          const _size73 = _rtmp374.size || 0;
+          for (let _i75 = 0; _i75 < _size73; ++_i75) {
+            let elem76 = null;
+            elem76 = input.readString();
+            this.element_fields.push(elem76);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 18:
+        if (ftype == Thrift.Type.STRING) {
+          this.run_id = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 19:
+        if (ftype == Thrift.Type.STRING) {
+          this.engine_id = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 20:
+        if (ftype == Thrift.Type.STRING) {
+          this.source = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('AlertNotice');
+    if (this.timestamp_unix_nano !== null && this.timestamp_unix_nano !== undefined) {
+      output.writeFieldBegin('timestamp_unix_nano', Thrift.Type.I64, 1);
+      output.writeI64(this.timestamp_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.kind !== null && this.kind !== undefined) {
+      output.writeFieldBegin('kind', Thrift.Type.STRING, 2);
+      output.writeString(this.kind);
+      output.writeFieldEnd();
+    }
+    if (this.alert_id !== null && this.alert_id !== undefined) {
+      output.writeFieldBegin('alert_id', Thrift.Type.STRING, 3);
+      output.writeString(this.alert_id);
+      output.writeFieldEnd();
+    }
+    if (this.rule !== null && this.rule !== undefined) {
+      output.writeFieldBegin('rule', Thrift.Type.STRING, 4);
+      output.writeString(this.rule);
+      output.writeFieldEnd();
+    }
+    if (this.task_name !== null && this.task_name !== undefined) {
+      output.writeFieldBegin('task_name', Thrift.Type.STRING, 5);
+      output.writeString(this.task_name);
+      output.writeFieldEnd();
+    }
+    if (this.task_kind !== null && this.task_kind !== undefined) {
+      output.writeFieldBegin('task_kind', Thrift.Type.STRING, 6);
+      output.writeString(this.task_kind);
+      output.writeFieldEnd();
+    }
+    if (this.metric !== null && this.metric !== undefined) {
+      output.writeFieldBegin('metric', Thrift.Type.STRING, 7);
+      output.writeString(this.metric);
+      output.writeFieldEnd();
+    }
+    if (this.operator !== null && this.operator !== undefined) {
+      output.writeFieldBegin('operator', Thrift.Type.STRING, 8);
+      output.writeString(this.operator);
+      output.writeFieldEnd();
+    }
+    if (this.threshold !== null && this.threshold !== undefined) {
+      output.writeFieldBegin('threshold', Thrift.Type.DOUBLE, 9);
+      output.writeDouble(this.threshold);
+      output.writeFieldEnd();
+    }
+    if (this.flow !== null && this.flow !== undefined) {
+      output.writeFieldBegin('flow', Thrift.Type.STRING, 10);
+      output.writeString(this.flow);
+      output.writeFieldEnd();
+    }
+    if (this.flow_key !== null && this.flow_key !== undefined) {
+      output.writeFieldBegin('flow_key', Thrift.Type.MAP, 11);
+      output.writeMapBegin(Thrift.Type.STRING, Thrift.Type.STRING, Thrift.objectLength(this.flow_key));
+      for (let kiter77 in this.flow_key) {
+        if (this.flow_key.hasOwnProperty(kiter77)) {
+          let viter78 = this.flow_key[kiter77];
+          output.writeString(kiter77);
+          output.writeString(viter78);
+        }
+      }
+      output.writeMapEnd();
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.DOUBLE, 12);
+      output.writeDouble(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.since_unix_nano !== null && this.since_unix_nano !== undefined) {
+      output.writeFieldBegin('since_unix_nano', Thrift.Type.I64, 13);
+      output.writeI64(this.since_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.fired_at_unix_nano !== null && this.fired_at_unix_nano !== undefined) {
+      output.writeFieldBegin('fired_at_unix_nano', Thrift.Type.I64, 14);
+      output.writeI64(this.fired_at_unix_nano);
+      output.writeFieldEnd();
+    }
+    if (this.evidence_json !== null && this.evidence_json !== undefined) {
+      output.writeFieldBegin('evidence_json', Thrift.Type.STRING, 15);
+      output.writeString(this.evidence_json);
+      output.writeFieldEnd();
+    }
+    if (this.flow_fields !== null && this.flow_fields !== undefined) {
+      output.writeFieldBegin('flow_fields', Thrift.Type.LIST, 16);
+      output.writeListBegin(Thrift.Type.STRING, this.flow_fields.length);
+      for (let iter79 in this.flow_fields) {
+        if (this.flow_fields.hasOwnProperty(iter79)) {
+          iter79 = this.flow_fields[iter79];
+          output.writeString(iter79);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.element_fields !== null && this.element_fields !== undefined) {
+      output.writeFieldBegin('element_fields', Thrift.Type.LIST, 17);
+      output.writeListBegin(Thrift.Type.STRING, this.element_fields.length);
+      for (let iter80 in this.element_fields) {
+        if (this.element_fields.hasOwnProperty(iter80)) {
+          iter80 = this.element_fields[iter80];
+          output.writeString(iter80);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.run_id !== null && this.run_id !== undefined) {
+      output.writeFieldBegin('run_id', Thrift.Type.STRING, 18);
+      output.writeString(this.run_id);
+      output.writeFieldEnd();
+    }
+    if (this.engine_id !== null && this.engine_id !== undefined) {
+      output.writeFieldBegin('engine_id', Thrift.Type.STRING, 19);
+      output.writeString(this.engine_id);
+      output.writeFieldEnd();
+    }
+    if (this.source !== null && this.source !== undefined) {
+      output.writeFieldBegin('source', Thrift.Type.STRING, 20);
+      output.writeString(this.source);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const AlertsResponse = module.exports.AlertsResponse = class {
+  constructor(args) {
+    this.alerts = null;
+    if (args) {
+      if (args.alerts !== undefined && args.alerts !== null) {
+        this.alerts = Thrift.copyList(args.alerts, [ttypes.AlertNotice]);
+      } else {
+        throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.UNKNOWN, 'Required field alerts is unset!');
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.alerts = [];
+          const _rtmp382 = input.readListBegin();
+          const _size81 = _rtmp382.size || 0;
+          for (let _i83 = 0; _i83 < _size81; ++_i83) {
+            let elem84 = null;
+            elem84 = new ttypes.AlertNotice();
+            elem84.read(input);
+            this.alerts.push(elem84);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('AlertsResponse');
+    if (this.alerts !== null && this.alerts !== undefined) {
+      output.writeFieldBegin('alerts', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.alerts.length);
+      for (let iter85 in this.alerts) {
+        if (this.alerts.hasOwnProperty(iter85)) {
+          iter85 = this.alerts[iter85];
+          iter85.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const AnalyzeTrafficRequest = module.exports.AnalyzeTrafficRequest = class {
   constructor(args) {
     this.text_input = null;
@@ -3185,12 +3941,12 @@ const ReadPromptChunksResponse = module.exports.ReadPromptChunksResponse = class
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.chunks = [];
-          const _rtmp365 = input.readListBegin();
-          const _size64 = _rtmp365.size || 0;
-          for (let _i66 = 0; _i66 < _size64; ++_i66) {
-            let elem67 = null;
-            elem67 = input.readString();
-            this.chunks.push(elem67);
+          const _rtmp387 = input.readListBegin();
+          const _size86 = _rtmp387.size || 0;
+          for (let _i88 = 0; _i88 < _size86; ++_i88) {
+            let elem89 = null;
+            elem89 = input.readString();
+            this.chunks.push(elem89);
           }
           input.readListEnd();
         } else {
@@ -3225,10 +3981,10 @@ const ReadPromptChunksResponse = module.exports.ReadPromptChunksResponse = class
     if (this.chunks !== null && this.chunks !== undefined) {
       output.writeFieldBegin('chunks', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRING, this.chunks.length);
-      for (let iter68 in this.chunks) {
-        if (this.chunks.hasOwnProperty(iter68)) {
-          iter68 = this.chunks[iter68];
-          output.writeString(iter68);
+      for (let iter90 in this.chunks) {
+        if (this.chunks.hasOwnProperty(iter90)) {
+          iter90 = this.chunks[iter90];
+          output.writeString(iter90);
         }
       }
       output.writeListEnd();
