@@ -1,8 +1,10 @@
 /**
  * `netspectra api` (alias `ns-api`): the query gateway. Opens the configured store read-only and
- * serves the Thrift QueryService (src/api) over the query service (src/query).
+ * serves, over the query service (src/query), the Thrift QueryService and the HTTP API (REST,
+ * Grafana, /metrics, the dashboard; src/api) — either can be turned off.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DUCKDB_PATH } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
@@ -11,6 +13,7 @@ import { NetSpectraError } from '../model/errors.js';
 import type { FlowQueryStore } from '../model/ports.js';
 import { QueryService } from '../query/query-service.js';
 import { ThriftQueryServer, splitAddress } from '../api/thrift-query-server.js';
+import { createHttpApi, type HttpApi } from '../api/http-server.js';
 import { ClickHouseQueryStore } from '../store/clickhouse-query.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
 import type { CliIo } from './io.js';
@@ -19,9 +22,11 @@ import { normaliseGoFlags, reportError, usageError } from './io.js';
 export const API_HELP = `Usage: netspectra api [options]
        ns-api [options]
 
-Serve the Thrift QueryService of the original (buffered transport, binary protocol; its
-clients work unchanged) plus NetSpectra's additions (ranges, top-N, series, flow search,
-sketch snapshots; docs/query.md), over the store the engines write.
+Serve, over the store the engines write:
+- the Thrift QueryService of the original (buffered transport, binary protocol; its clients
+  work unchanged) plus NetSpectra's additions (docs/query.md);
+- the HTTP API: REST under /api/v1, Grafana (POST /query, the JSON datasource under /grafana),
+  /openapi.json, /healthz, /readyz, /metrics, and the web dashboard at / (docs/http-api.md).
 
 Which store: --store FILE reads that embedded DuckDB file; otherwise the first enabled
 clickhouse writer of aggregator.exact.writers (then aggregator.sketch.writers) in the config;
@@ -32,18 +37,27 @@ Options:
   --config FILE        configuration in the original's schema
   --store FILE         embedded store file to serve
   --listen HOST:PORT   Thrift address (default: api.rpc_listen_addr, 127.0.0.1:50051);
-                       port 0 takes a free port. Loopback unless set otherwise: the API has
-                       no authentication.
-  --tls-cert FILE      serve TLS with this PEM certificate (chain) ...
+                       port 0 takes a free port. Loopback unless set otherwise: the Thrift
+                       API has no authentication.
+  --tls-cert FILE      serve Thrift over TLS with this PEM certificate (chain) ...
   --tls-key FILE       ... and this PEM private key (default: api.rpc_tls_cert_file and
                        api.rpc_tls_key_file of the config)
+  --http-listen HOST:PORT
+                       HTTP address (default: api.http_listen_addr, 127.0.0.1:8080); bearer
+                       tokens from api.auth_tokens
+  --static DIR         the dashboard's built files (default: web/dist of the package)
+  --no-http            serve Thrift only
+  --no-thrift          serve HTTP only
   -h, --help           this help
 
-SIGINT or SIGTERM stops the server and closes the store.
+SIGINT or SIGTERM stops both servers and closes the store.
 
-Exit status: 0 stopped by a signal; 1 the store or the address could not be opened;
+Exit status: 0 stopped by a signal; 1 the store or an address could not be opened;
 2 usage or configuration error.
 `;
+
+/** web/dist of the package (dist/src/cli/api.js → the package root). */
+export const DEFAULT_STATIC_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 
 /** The read side of the store a config (or --store) names; not started. */
 export function queryStoreFor(config: NetSpectraConfig, storeFile: string | undefined): FlowQueryStore {
@@ -67,6 +81,10 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
         listen: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'http-listen': { type: 'string' },
+        static: { type: 'string' },
+        'no-http': { type: 'boolean', default: false },
+        'no-thrift': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -86,6 +104,7 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
   process.on('SIGTERM', onSignal);
   let store: FlowQueryStore | undefined;
   let server: ThriftQueryServer | undefined;
+  let http: HttpApi | undefined;
   try {
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const listenAddr = values.listen ?? config.api.rpcListenAddr;
@@ -94,20 +113,42 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
     } catch {
       throw usageError(`--listen expects HOST:PORT (e.g. 127.0.0.1:50051), got "${listenAddr}"`);
     }
+    const httpListenAddr = values['http-listen'] ?? config.api.httpListenAddr;
+    try {
+      splitAddress(httpListenAddr);
+    } catch {
+      throw usageError(`--http-listen expects HOST:PORT (e.g. 127.0.0.1:8080), got "${httpListenAddr}"`);
+    }
+    if (values['no-http'] && values['no-thrift']) throw usageError('--no-http and --no-thrift together would serve nothing');
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw usageError('--tls-cert and --tls-key go together');
     const certFile = values['tls-cert'] ?? (config.api.rpcTlsCertFile === '' ? undefined : config.api.rpcTlsCertFile);
     const keyFile = values['tls-key'] ?? (config.api.rpcTlsKeyFile === '' ? undefined : config.api.rpcTlsKeyFile);
     const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPem(certFile, 'the TLS certificate'), key: readPem(keyFile, 'the TLS key') };
     store = queryStoreFor(config, values.store);
     await store.start();
-    server = new ThriftQueryServer(new QueryService(store), {
-      listenAddr,
-      ...(tls === undefined ? {} : { tls }),
-      onConnectionError: (error) => io.stderr.write(`netspectra api: a client connection was closed: ${error.message}\n`),
-    });
-    await server.start();
-    const { host, port } = server.address;
-    io.stderr.write(`netspectra api: QueryService (Thrift${tls === undefined ? '' : ' over TLS'}) listening on ${host.includes(':') ? `[${host}]` : host}:${port}, store ${store.description}\n`);
+    const queryService = new QueryService(store);
+    if (!values['no-thrift']) {
+      server = new ThriftQueryServer(queryService, {
+        listenAddr,
+        ...(tls === undefined ? {} : { tls }),
+        onConnectionError: (error) => io.stderr.write(`netspectra api: a client connection was closed: ${error.message}\n`),
+      });
+      await server.start();
+      const { host, port } = server.address;
+      io.stderr.write(`netspectra api: QueryService (Thrift${tls === undefined ? '' : ' over TLS'}) listening on ${host.includes(':') ? `[${host}]` : host}:${port}, store ${store.description}\n`);
+    }
+    if (!values['no-http']) {
+      http = createHttpApi({
+        queryService,
+        authTokens: config.api.authTokens,
+        listenAddr: httpListenAddr,
+        staticRoot: values.static ?? DEFAULT_STATIC_ROOT,
+        log: (line) => io.stderr.write(`${line}\n`),
+      });
+      await http.start();
+      const tokens = config.api.authTokens.length;
+      io.stderr.write(`netspectra api: HTTP API listening on ${http.url} (${tokens === 0 ? 'no authentication' : `bearer tokens: ${tokens}`}), store ${store.description}\n`);
+    }
     await new Promise<void>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve();
@@ -119,6 +160,7 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await http?.stop();
     await server?.stop();
     await store?.stop();
   }

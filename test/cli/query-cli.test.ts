@@ -105,7 +105,7 @@ describe('query plane on a real capture', () => {
   });
 
   test('netspectra api (ns-api) serves the store; netspectra query answers over Thrift', async () => {
-    api = spawn(process.execPath, [nsApi, '--store', storePath, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    api = spawn(process.execPath, [nsApi, '--store', storePath, '--listen', '127.0.0.1:0', '--no-http'], { stdio: ['ignore', 'pipe', 'pipe'] });
     apiExit = new Promise((resolve) => api!.once('exit', (code) => resolve(code)));
     let stderr = '';
     addr = await new Promise<string>((resolve, reject) => {
@@ -198,7 +198,7 @@ describe('query plane on a real capture', () => {
   });
 
   test('api refuses a missing store file and a taken address', async () => {
-    const missing = await run(['api', '--store', join(dir, 'nothing.duckdb'), '--listen', '127.0.0.1:0']);
+    const missing = await run(['api', '--store', join(dir, 'nothing.duckdb'), '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /NS_ERR_STORE_OPEN: cannot open the embedded store .*nothing\.duckdb for reading/);
     const badListen = await run(['api', '--store', storePath, '--listen', 'nowhere']);
