@@ -9,6 +9,7 @@ import { runEngine } from './engine.js';
 import { runGenPcap } from './gen-pcap.js';
 import { runProbe } from './probe.js';
 import { runQuery } from './query.js';
+import { runServe } from './serve.js';
 import { processIo, reportError, usageError, type CliIo } from './io.js';
 
 const HELP = `Usage: netspectra <command> [options]
@@ -25,6 +26,8 @@ Commands:
   api                    serve the Thrift QueryService over the store (alias: ns-api)
   query <subcommand>     ask the query API: tasks, aggregate, trace, heavy-hitters,
                          super-spreaders, top, flows, series
+  serve                  capture (live or files), count, store and serve the queries in one
+                         process: the one-machine product
   help [command]         show help
   version                print the version
 
@@ -40,6 +43,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   ask: runAsk,
   api: runApi,
   query: runQuery,
+  serve: runServe,
 };
 
 function version(): string {

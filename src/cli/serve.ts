@@ -1,0 +1,270 @@
+/**
+ * `netspectra serve`: the one-machine product — capture (live or files), engine, embedded store,
+ * alerter and the query plane in one process. The composition is serve-service.ts; this is the
+ * command line.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { splitAddress } from '../api/thrift-query-server.js';
+import { DurationSyntaxError, parseDuration } from '../config/duration.js';
+import { loadConfig } from '../config/load.js';
+import { NetSpectraError } from '../model/errors.js';
+import { DEFAULT_STATIC_ROOT } from './api.js';
+import { parseListenAddress, type ListenAddress } from './metrics-server.js';
+import { ServeService, type ServeSource, type ServeStopResult } from './serve-service.js';
+import type { CliIo } from './io.js';
+import { integerFlag, reportError, usageError } from './io.js';
+
+export const SERVE_HELP = `Usage: netspectra serve --iface NAME [options]
+       netspectra serve --file CAPTURE... [options]
+       netspectra serve [options]
+
+Capture, count, store and serve in one process: the engine runs the configured tasks on live
+traffic or on capture files, writes snapshots to the embedded DuckDB store, evaluates the
+alerter's rules, and answers queries on the same store while it runs — the web dashboard and
+the HTTP API (REST, Grafana), the Thrift QueryService (netspectra query, the original's
+clients) and Prometheus metrics. Without --iface or --file it serves what the store already
+holds.
+
+Source (one of):
+  --iface NAME           capture live on NAME through tcpdump (needs root or tcpdump's
+                         capture capability); snapshots follow the wall clock
+  --filter BPF           capture filter, e.g. "tcp or udp" (live only)
+  --snaplen N            bytes kept per packet (live only; default 256: headers are enough)
+  --file CAPTURE...      read pcap / pcapng / .gz captures (repeatable; further captures may
+                         follow as plain arguments) as fast as possible in packet time, exactly
+                         as analyze does, then keep serving the results until signalled
+  --exit-when-done       with --file: exit once the files are read and stored
+
+Engine and store:
+  --config FILE          configuration in the original's schema (tasks, writers, period, api,
+                         alerter)
+  --store FILE           the embedded store (default: the config's duckdb writer path,
+                         netspectra.duckdb); every task group writes to it
+  --snapshot-interval D  how often the store gets a snapshot, e.g. 5s (default: the duckdb
+                         writer's snapshot_interval, 60s); live data is queryable from the
+                         first snapshot on, so a dashboard wants a few seconds
+  --workers N            engine worker threads (default: aggregator.num_workers)
+  --no-alerts            do not evaluate the alerter's rules
+
+Serving:
+  --http-listen HOST:PORT
+                         the HTTP API (REST under /api/v1, Grafana, /openapi.json, /readyz,
+                         the API's /metrics) and the web dashboard at /
+                         (default: api.http_listen_addr, 127.0.0.1:8080); bearer tokens from
+                         api.auth_tokens; port 0 takes a free port
+  --static DIR           the dashboard's built files (default: web/dist of the package)
+  --no-http              no HTTP API and dashboard
+  --rpc-listen HOST:PORT Thrift QueryService (default: api.rpc_listen_addr, 127.0.0.1:50051);
+                         port 0 takes a free port
+  --tls-cert FILE        serve the QueryService over TLS with this PEM certificate ...
+  --tls-key FILE         ... and key (default: api.rpc_tls_cert_file, api.rpc_tls_key_file)
+  --metrics-listen A     serve's own /metrics (Prometheus: capture, engine, writers, alerts)
+                         and /healthz (default 127.0.0.1:9464; port 0 picks a free one)
+  --no-metrics           no metrics endpoint
+  -h, --help             this help
+
+Queries read the store through the process that writes it (DuckDB lets one process hold the
+file): \`netspectra api\` cannot open it meanwhile, \`netspectra query --addr\` asks this process.
+SIGINT or SIGTERM stops serve cleanly: the capture stops, the last packets are counted, a final
+snapshot is written, and the store is closed (then \`netspectra api --store\` opens it). A
+second signal exits at once.
+
+Exit status: 0 stopped cleanly (signal, or --exit-when-done); 1 the store, an address or the
+capture could not be opened, an input was damaged, the engine failed or the final snapshot
+could not be written; 2 usage or configuration error.
+`;
+
+export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        iface: { type: 'string' },
+        filter: { type: 'string' },
+        snaplen: { type: 'string' },
+        file: { type: 'string', multiple: true },
+        'exit-when-done': { type: 'boolean', default: false },
+        config: { type: 'string' },
+        store: { type: 'string' },
+        'snapshot-interval': { type: 'string' },
+        workers: { type: 'string' },
+        'no-alerts': { type: 'boolean', default: false },
+        'rpc-listen': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'http-listen': { type: 'string' },
+        static: { type: 'string' },
+        'no-http': { type: 'boolean', default: false },
+        'metrics-listen': { type: 'string' },
+        'no-metrics': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return reportError(io, usageError(`${(error as Error).message}\n\n${SERVE_HELP}`));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(SERVE_HELP);
+    return 0;
+  }
+
+  // Stop requests may come while starting: remembered, acted on once started.
+  let stopRequested = false;
+  let requestStop: () => void = () => {
+    stopRequested = true;
+  };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      io.stderr.write(`netspectra serve: ${signal} again: exiting without the final snapshot\n`);
+      process.exit(130);
+    }
+    requestStop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let service: ServeService | undefined;
+  try {
+    const files = [...(values.file ?? []), ...positionals];
+    if (positionals.length > 0 && values.file === undefined) invalid(`unexpected argument "${positionals[0]}": capture files follow --file (see --help)`);
+    if (values.iface !== undefined && files.length > 0) invalid('give either --iface NAME or --file CAPTURE, not both (one clock: the wall clock live, packet time for files)');
+    if (values.iface === undefined) {
+      for (const flag of ['filter', 'snaplen'] as const) if (values[flag] !== undefined) invalid(`--${flag} applies to live capture (--iface) only`);
+    }
+    if (values['exit-when-done'] && files.length === 0) invalid('--exit-when-done applies to --file only');
+    if (values['metrics-listen'] !== undefined && values['no-metrics']) invalid('--metrics-listen and --no-metrics cannot be combined');
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) invalid('--tls-cert and --tls-key go together');
+    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+
+    const source: ServeSource =
+      values.iface !== undefined
+        ? {
+            kind: 'live',
+            iface: values.iface,
+            ...(values.filter === undefined ? {} : { filter: values.filter }),
+            ...(values.snaplen === undefined ? {} : { snaplen: integerFlag('--snaplen', values.snaplen, 64, 262_144) }),
+          }
+        : files.length > 0
+          ? { kind: 'files', files }
+          : { kind: 'store' };
+    const snapshotIntervalMs = values['snapshot-interval'] === undefined ? undefined : duration('--snapshot-interval', values['snapshot-interval'], 100);
+    if (snapshotIntervalMs !== undefined && source.kind === 'store') invalid('--snapshot-interval needs a source (--iface or --file)');
+    const rpcListenAddr = values['rpc-listen'] ?? config.api.rpcListenAddr;
+    try {
+      splitAddress(rpcListenAddr);
+    } catch {
+      invalid(`--rpc-listen expects HOST:PORT (e.g. 127.0.0.1:50051), got "${rpcListenAddr}"`);
+    }
+    if (values['no-http']) {
+      for (const flag of ['http-listen', 'static'] as const) if (values[flag] !== undefined) invalid(`--${flag} and --no-http cannot be combined`);
+    }
+    const httpListenAddr = values['http-listen'] ?? config.api.httpListenAddr;
+    try {
+      splitAddress(httpListenAddr);
+    } catch {
+      invalid(`--http-listen expects HOST:PORT (e.g. 127.0.0.1:8080), got "${httpListenAddr}"`);
+    }
+    let metricsListen: ListenAddress | undefined;
+    if (!values['no-metrics']) {
+      const text = values['metrics-listen'] ?? '127.0.0.1:9464';
+      metricsListen = parseListenAddress(text) ?? invalid(`--metrics-listen expects HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464, :9464), got "${text}"`);
+    }
+    const certFile = values['tls-cert'] ?? (config.api.rpcTlsCertFile === '' ? undefined : config.api.rpcTlsCertFile);
+    const keyFile = values['tls-key'] ?? (config.api.rpcTlsKeyFile === '' ? undefined : config.api.rpcTlsKeyFile);
+    const rpcTls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPem(certFile, 'the TLS certificate'), key: readPem(keyFile, 'the TLS key') };
+    const workers = values.workers === undefined ? undefined : integerFlag('--workers', values.workers, 0, 256);
+
+    service = new ServeService({
+      config,
+      source,
+      ...(values.store === undefined ? {} : { storePath: values.store }),
+      ...(snapshotIntervalMs === undefined ? {} : { snapshotIntervalMs }),
+      ...(workers === undefined ? {} : { workers }),
+      rpcListenAddr,
+      ...(rpcTls === undefined ? {} : { rpcTls }),
+      ...(values['no-http'] ? {} : { http: { listenAddr: httpListenAddr, authTokens: config.api.authTokens, staticRoot: values.static ?? DEFAULT_STATIC_ROOT } }),
+      ...(metricsListen === undefined ? {} : { metricsListen }),
+      ...(values['no-alerts'] ? { alerting: false } : {}),
+      log: (line) => io.stderr.write(`netspectra serve: ${line}\n`),
+      notifierStreams: { stdout: io.stderr, stderr: io.stderr },
+    });
+    const running = service;
+    const exitWhenDone = values['exit-when-done'];
+    const stopped = new Promise<void>((resolve) => {
+      requestStop = resolve;
+      running.once('failed', () => resolve());
+      if (stopRequested) resolve();
+    });
+    running.once('filesDone', (counters) => {
+      const d = counters.decoded;
+      io.stderr.write(
+        `netspectra serve: ${files.length} capture file(s) read: ${d.frames} frames, ${d.ipFrames} IP packets (${d.ipBytes} bytes), ` +
+          `${counters.snapshots.exact + counters.snapshots.sketch} snapshots in ${running.storePath}; ` +
+          `${exitWhenDone ? 'exiting' : 'serving them until SIGINT/SIGTERM'}\n`,
+      );
+      if (exitWhenDone) requestStop();
+    });
+    await service.start();
+    const rpc = service.rpcAddress!;
+    const what = source.kind === 'live' ? `capturing on ${source.iface}${source.filter === undefined ? '' : ` (filter "${source.filter}")`}` : source.kind === 'files' ? `reading ${files.length} capture file(s)` : 'serving the store as it is (no capture)';
+    io.stderr.write(
+      `netspectra serve: ${what}; store ${service.storePath}; QueryService (Thrift${rpcTls === undefined ? '' : ' over TLS'}) listening on ${formatHost(rpc.host)}:${rpc.port}` +
+        `${service.httpUrl === undefined ? '' : `; HTTP API and dashboard on ${service.httpUrl}/ (${config.api.authTokens.length === 0 ? 'no authentication' : `bearer tokens: ${config.api.authTokens.length}`})`}` +
+        `${service.metricsUrl === undefined ? '' : `; metrics ${service.metricsUrl}/metrics`}\n`,
+    );
+    await stopped;
+    io.stderr.write('netspectra serve: stopping\n');
+    const result = await service.stop();
+    io.stderr.write(summary(result, source));
+    if (result.failure !== undefined) return reportError(io, result.failure);
+    for (const error of result.counters.inputErrors) reportError(io, error);
+    return result.finalWriteErrors.length > 0 || result.counters.inputErrors.length > 0 ? 1 : 0;
+  } catch (error) {
+    await service?.stop();
+    return reportError(io, error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function summary(result: ServeStopResult, source: ServeSource): string {
+  if (source.kind === 'store') return 'netspectra serve: stopped\n';
+  const c = result.counters;
+  const drops = c.capture === undefined ? '' : `, kernel drops ${c.capture.droppedByKernel}`;
+  const final = result.failure !== undefined && result.failure.code !== 'NS_ERR_CAPTURE_LIVE' ? 'no final snapshot (the engine failed)' : result.finalWriteErrors.length > 0 ? `the final snapshot failed for ${result.finalWriteErrors.length} writer(s)` : 'final snapshot written';
+  return `netspectra serve: stopped: ${c.decoded.frames} frames, ${c.decoded.ipFrames} IP packets counted${drops}; ${final}\n`;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function invalid(message: string): never {
+  throw usageError(message);
+}
+
+function duration(flag: string, text: string, minMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    if (error instanceof DurationSyntaxError) invalid(`${flag} expects a duration like 5s or 500ms, got "${text}"`);
+    throw error;
+  }
+  if (ms < minMs) invalid(`${flag} must be at least ${minMs} ms, got "${text}"`);
+  return ms;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new NetSpectraError('NS_ERR_USAGE', `${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+}
