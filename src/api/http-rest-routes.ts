@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { QueryMethods } from './query-cache.js';
+import type { AlertRecord } from '../model/alert.js';
 import type { SketchListType } from '../model/query.js';
 import {
   ERROR_RESPONSES,
@@ -242,6 +243,118 @@ export function registerRestRoutes(app: FastifyInstance, options: RestRouteOptio
       const query = request.query;
       const snapshots = await run(service.sketchSnapshots({ taskName: query.task, limit: query.limit, ...parseRange(query, options.nowMs()) }));
       return { task: query.task, snapshots: snapshots.map((s) => ({ ...timePair('time', s.timestampNs), type: SKETCH_TYPE_NAMES[s.type], entries: s.entries })) };
+    },
+  );
+
+  // Alerts: every stored notice (firing, repeat, resolved) and the alerts active now (docs/alerting.md).
+  const alertRow = (record: AlertRecord): Record<string, unknown> => ({
+    ...timePair('at', record.atNs),
+    kind: record.kind,
+    id: record.id,
+    rule: record.rule,
+    task: record.taskName,
+    taskKind: record.taskKind,
+    metric: record.metric,
+    operator: record.operator,
+    threshold: record.threshold,
+    flow: record.flowText,
+    key: record.flow,
+    value: record.value,
+    ...timePair('since', record.sinceNs),
+    ...timePair('firedAt', record.firedAtNs),
+    evidence: record.evidence,
+    runId: record.runId,
+    engineId: record.engineId,
+    source: record.source,
+  });
+  const ALERT_ROW_SCHEMA = {
+    type: 'object',
+    properties: {
+      atNs: nsString,
+      atMs: msNumber,
+      kind: { type: 'string', enum: ['firing', 'repeat', 'resolved'] },
+      id: { type: 'string' },
+      rule: { type: 'string' },
+      task: { type: 'string' },
+      taskKind: { type: 'string' },
+      metric: { type: 'string' },
+      operator: { type: 'string' },
+      threshold: { type: 'number' },
+      flow: { type: 'string', description: "the offending flow key as text; '' for a task-wide alert" },
+      key: KEY_SCHEMA,
+      value: { type: 'number' },
+      sinceNs: nsString,
+      sinceMs: msNumber,
+      firedAtNs: nsStringOrNull,
+      firedAtMs: msNumberOrNull,
+      evidence: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      runId: { type: 'string' },
+      engineId: { type: 'string' },
+      source: { type: 'string' },
+    },
+    required: ['atNs', 'atMs', 'kind', 'id', 'rule', 'task', 'metric', 'flow', 'value'],
+  } as const;
+  const ALERT_FILTERS = {
+    rule: text('only this rule'),
+    task: text('only rules on this task'),
+  } as const;
+
+  app.get<Query<RangeQuery & { rule?: string; task?: string; kind?: 'firing' | 'repeat' | 'resolved'; flow?: string; limit: number; offset: number }>>(
+    '/api/v1/alerts',
+    {
+      schema: {
+        tags,
+        summary: 'Stored alert notices in the range, newest first',
+        querystring: querystring({
+          ...RANGE_PROPERTIES,
+          ...ALERT_FILTERS,
+          kind: { type: 'string', enum: ['firing', 'repeat', 'resolved'] },
+          flow: { type: 'string', maxLength: 256, description: "the offending flow key as text; '' selects task-wide alerts" },
+          limit: limitProperty(100),
+          offset: { type: 'integer', minimum: 0, maximum: 10_000, default: 0 },
+        }),
+        response: ok('alert notices', { alerts: { type: 'array', items: ALERT_ROW_SCHEMA }, nextOffset: { type: ['integer', 'null'] } }),
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const records = await run(
+        service.alerts({
+          ...parseRange(query, options.nowMs()),
+          limit: query.limit,
+          offset: query.offset,
+          ...(query.rule === undefined ? {} : { rule: query.rule }),
+          ...(query.task === undefined ? {} : { taskName: query.task }),
+          ...(query.kind === undefined ? {} : { kind: query.kind }),
+          ...(query.flow === undefined ? {} : { flow: query.flow }),
+        }),
+      );
+      return { alerts: records.map(alertRow), nextOffset: records.length === query.limit ? query.offset + records.length : null };
+    },
+  );
+
+  app.get<Query<{ end?: string; rule?: string; task?: string; limit: number }>>(
+    '/api/v1/alerts/active',
+    {
+      schema: {
+        tags,
+        summary: 'Alerts whose newest notice (by `end`, default all stored) is not a resolve: what is firing',
+        querystring: querystring({ end: RANGE_PROPERTIES.end, ...ALERT_FILTERS, limit: limitProperty(100) }),
+        response: ok('active alerts', { alerts: { type: 'array', items: ALERT_ROW_SCHEMA } }),
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const { endNs } = parseRange({ end: query.end }, options.nowMs());
+      const records = await run(
+        service.activeAlerts({
+          limit: query.limit,
+          ...(endNs === undefined ? {} : { endNs }),
+          ...(query.rule === undefined ? {} : { rule: query.rule }),
+          ...(query.task === undefined ? {} : { taskName: query.task }),
+        }),
+      );
+      return { alerts: records.map(alertRow) };
     },
   );
 

@@ -89,7 +89,7 @@ export function cacheKey(method: string, request: unknown): string {
 }
 
 /** What the HTTP routes ask of the query service. */
-export type QueryMethods = Pick<QueryService, 'health' | 'tasks' | 'aggregateFlows' | 'traceFlow' | 'heavyHitters' | 'sketchSnapshots' | 'top' | 'search' | 'series'>;
+export type QueryMethods = Pick<QueryService, 'health' | 'tasks' | 'aggregateFlows' | 'traceFlow' | 'heavyHitters' | 'sketchSnapshots' | 'top' | 'search' | 'series' | 'alerts' | 'activeAlerts'>;
 
 /** The query service's questions through the cache; health is always asked afresh. */
 export function cachedQueries(service: QueryService, cache: QueryCache): QueryMethods {
@@ -103,5 +103,7 @@ export function cachedQueries(service: QueryService, cache: QueryCache): QueryMe
     top: (request) => cache.get(cacheKey('top', request), () => service.top(request)),
     search: (request) => cache.get(cacheKey('search', request), () => service.search(request)),
     series: (request) => cache.get(cacheKey('series', request), () => service.series(request)),
+    alerts: (request) => cache.get(cacheKey('alerts', request), () => service.alerts(request)),
+    activeAlerts: (request) => cache.get(cacheKey('activeAlerts', request), () => service.activeAlerts(request)),
   };
 }

@@ -3,6 +3,7 @@
  * snapshots a minute apart — the third after a period reset — and two sketch snapshots), read by
  * the real query store, served by a real HTTP API on a free loopback port.
  */
+import type { AlertRecord } from '../../src/model/alert.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ export function allPackets(): RandomPacket[] {
   return BATCHES.flatMap((b) => b.packets);
 }
 
-export async function writeStore(path: string): Promise<void> {
+export async function writeStore(path: string, alerts: readonly AlertRecord[] = []): Promise<void> {
   const writer = new DuckDbStore({ path, runId: 'run-1', inputs: [], tool: 'test' });
   await writer.start();
   try {
@@ -76,6 +77,7 @@ export async function writeStore(path: string): Promise<void> {
         ],
       });
     }
+    if (alerts.length > 0) await writer.writeAlerts(alerts);
   } finally {
     await writer.stop();
   }
@@ -92,10 +94,10 @@ export interface HttpWorld {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: Partial<HttpApiOptions> = {}): Promise<HttpWorld> {
+export async function startWorld(options: Partial<HttpApiOptions> = {}, stored: { alerts?: readonly AlertRecord[] } = {}): Promise<HttpWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'ns-http-'));
   const path = join(dir, 'store.duckdb');
-  await writeStore(path);
+  await writeStore(path, stored.alerts);
   const store = new DuckDbQueryStore({ path });
   await store.start();
   const service = new QueryService(store, { nowNs: () => BigInt(NOW_MS) * 1_000_000n });

@@ -22,6 +22,8 @@ const ROUTES = [
   'GET /api/v1/health',
   'GET /api/v1/tasks',
   'GET /api/v1/aggregate',
+  'GET /api/v1/alerts',
+  'GET /api/v1/alerts/active',
   'GET /api/v1/trace',
   'GET /api/v1/heavy-hitters',
   'GET /api/v1/super-spreaders',
