@@ -31,12 +31,14 @@ test('live capture on loopback: every datagram sent while capturing is decoded w
   })();
   const socket = createSocket('udp4');
   try {
-    // tcpdump needs a moment to open the interface; keep sending until the first one shows up
-    const deadline = Date.now() + 5000;
-    while (capture.stats.receivedByFilter === 0 && Date.now() < deadline) {
+    // tcpdump needs a moment to open the interface (seconds on a loaded machine: the suite runs
+    // test files in parallel); keep sending until the first one shows up
+    const deadline = Date.now() + 30_000;
+    while (capture.stats.receivedByFilter === 0 && seen.length === 0 && Date.now() < deadline) {
       socket.send(Buffer.from('warm-up'), port, '127.0.0.1');
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.ok(capture.stats.receivedByFilter > 0 || seen.length > 0, `tcpdump did not capture within 30 s: ${JSON.stringify(capture.stats)}`);
     const warmUp = seen.length;
     for (let i = 0; i < 200; i++) {
       await new Promise<void>((resolve, reject) => socket.send(Buffer.alloc(100 + i), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));

@@ -681,8 +681,8 @@ test('netspectra probe --iface lo --persist: packets reach the files while captu
     running = runProbe(['--iface', 'lo', '--filter', `udp and dst port ${port}`, '--nats', server.url, '--persist', directory], io);
     const send = (size: number): Promise<void> => new Promise((resolve, reject) => socket.send(Buffer.alloc(size), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
     const waitFor = async (what: string, done: () => Promise<boolean>): Promise<void> => {
-      for (const deadline = Date.now() + 10_000; !(await done()); ) {
-        if (Date.now() > deadline) assert.fail(`${what} within 10 s; stderr: ${stderr}`);
+      for (const deadline = Date.now() + 30_000; !(await done()); ) {
+        if (Date.now() > deadline) assert.fail(`${what} within 30 s; stderr: ${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
