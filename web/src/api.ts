@@ -83,6 +83,31 @@ export interface SeriesAnswer {
   points: SeriesPoint[];
 }
 
+export type AlertKind = 'firing' | 'repeat' | 'resolved';
+
+/** One stored alert notice (docs/alerting.md "Storage"); `flow` is '' and `key` {} for task-wide alerts. */
+export interface AlertRow {
+  atNs: string;
+  atMs: number;
+  kind: AlertKind;
+  id: string;
+  rule: string;
+  task: string;
+  taskKind?: string;
+  metric: string;
+  operator?: string;
+  threshold?: number;
+  flow: string;
+  key?: FlowKey;
+  value: number;
+  sinceNs?: string;
+  sinceMs?: number;
+  firedAtNs?: string | null;
+  firedAtMs?: number | null;
+  engineId?: string;
+  source?: string;
+}
+
 /** Query parameters as docs/http-api.md names them; undefined and '' are left out. */
 export type Params = Record<string, string | number | undefined>;
 
@@ -186,5 +211,7 @@ export const api = {
   series: (params: Params) => get<SeriesAnswer>('series', params),
   heavyHitters: (params: Params) => get<SketchAnswer>('heavy-hitters', params),
   superSpreaders: (params: Params) => get<SketchAnswer>('super-spreaders', params),
+  alerts: (params: Params) => get<{ alerts: AlertRow[]; nextOffset: number | null }>('alerts', params),
+  activeAlerts: (params: Params) => get<{ alerts: AlertRow[] }>('alerts/active', params),
   sketchSnapshots: (params: Params) => get<{ task: string; snapshots: { timeNs: string; timeMs: number; type: string; entries: number }[] }>('sketch-snapshots', params),
 };

@@ -6,6 +6,7 @@
 import './styles.css';
 import { ApiError, api, setTokenPrompt, storeToken, storedToken } from './api.js';
 import { errorBox, h } from './dom.js';
+import { alertsPage } from './pages/alerts.js';
 import { flowsPage } from './pages/flows.js';
 import { hostPage } from './pages/host.js';
 import { overviewPage } from './pages/overview.js';
@@ -42,7 +43,7 @@ const hostForm = h(
 hostSearch.addEventListener('input', () => hostSearch.setCustomValidity(''));
 
 const tokenButton = h('button', { type: 'button', class: 'token-button', title: 'API token' }, 'token');
-const nav = h('nav', { class: 'main-nav', 'aria-label': 'pages' }, navLink('/', 'Overview'), navLink('/flows', 'Flows'));
+const nav = h('nav', { class: 'main-nav', 'aria-label': 'pages' }, navLink('/', 'Overview'), navLink('/flows', 'Flows'), navLink('/alerts', 'Alerts'));
 const header = h('header', { class: 'top' }, h('a', { href: '/', class: 'brand' }, 'NetSpectra'), nav, hostForm, tokenButton);
 document.body.replaceChildren(header, main);
 
@@ -110,7 +111,7 @@ async function render(): Promise<void> {
   current = undefined;
   const route = parseRoute(location.pathname);
   for (const link of nav.querySelectorAll('a')) {
-    const active = (link.dataset.nav === '/' && route.page === 'overview') || (link.dataset.nav === '/flows' && route.page === 'flows');
+    const active = (link.dataset.nav === '/' && route.page === 'overview') || (link.dataset.nav === '/flows' && route.page === 'flows') || (link.dataset.nav === '/alerts' && route.page === 'alerts');
     if (active) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -139,8 +140,8 @@ async function render(): Promise<void> {
   }
   if (mine !== generation) return;
   const context: PageContext = { params: new URLSearchParams(location.search), tasks, update };
-  const page = route.page === 'overview' ? overviewPage(context) : route.page === 'flows' ? flowsPage(context) : hostPage(context, route.address);
-  document.title = `${route.page === 'overview' ? 'Overview' : route.page === 'flows' ? 'Flows' : route.address} · NetSpectra`;
+  const page = route.page === 'overview' ? overviewPage(context) : route.page === 'flows' ? flowsPage(context) : route.page === 'alerts' ? alertsPage(context) : hostPage(context, route.address);
+  document.title = `${route.page === 'overview' ? 'Overview' : route.page === 'flows' ? 'Flows' : route.page === 'alerts' ? 'Alerts' : route.address} · NetSpectra`;
   current = page;
   main.replaceChildren(page.element);
   window.scrollTo(0, 0);

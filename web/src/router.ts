@@ -1,16 +1,17 @@
 /**
- * History routing: every page has a real URL (/, /flows?…, /host/<ip>) that can be bookmarked and
+ * History routing: every page has a real URL (/, /flows?…, /alerts?…, /host/<ip>) that can be bookmarked and
  * shared; the API server answers unknown paths with index.html (SPA fallback), and this module
  * picks the page. The page's state (range, filters, sorting, page) lives in the query string, so
  * back/forward and reloads restore it.
  */
 
-export type Route = { page: 'overview' } | { page: 'flows' } | { page: 'host'; address: string } | { page: 'not-found'; path: string };
+export type Route = { page: 'overview' } | { page: 'flows' } | { page: 'alerts' } | { page: 'host'; address: string } | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string): Route {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/index.html' || path === '/overview') return { page: 'overview' };
   if (path === '/flows') return { page: 'flows' };
+  if (path === '/alerts') return { page: 'alerts' };
   const host = /^\/host\/([^/]+)$/.exec(path);
   if (host !== null) {
     try {

@@ -7,9 +7,10 @@ import type { Chart } from 'chart.js';
 import { api, type SketchAnswer, type Task } from '../api.js';
 import { mixChart, rateChart } from '../charts.js';
 import { Panel, h, num, time } from '../dom.js';
-import { formatDuration, protocolName } from '../format.js';
+import { formatCount, formatDuration, protocolName } from '../format.js';
 import { rangeParams, ratePoints, seriesParams, seriesWindow, storeTimes, type Page, type PageContext } from '../page.js';
 import { withParams } from '../router.js';
+import { ACTIVE_LIMIT, alertsPath } from './alerts.js';
 import { rangePicker, readRange, resolveRange, writeRange, type ResolvedRange } from '../range.js';
 import { bucketSelect, defaultExactTask, explorerPath, flowTable, readBucket, sketchFlow, taskLink, taskSelect } from '../views.js';
 
@@ -56,11 +57,12 @@ export function overviewPage(context: PageContext): Page {
   const superSpreaders = new Panel('Super-spreaders', 'super-spreaders');
   const title = h('h1', {}, 'Overview');
   const rangeLabel = h('p', { class: 'range-label' });
+  const alertBadge = h('a', { href: alertsPath(params), class: 'alert-badge', id: 'alert-badge', 'data-state': 'loading' }, 'alerts…');
 
   const element = h(
     'div',
     { class: 'page overview' },
-    h('div', { class: 'page-head' }, title, rangeLabel),
+    h('div', { class: 'page-head' }, title, rangeLabel, alertBadge),
     controls,
     h('div', { class: 'grid' }, totals.element, traffic.element, talkers.element, mix.element, topFlows.element, heavyHitters.element, superSpreaders.element),
   );
@@ -74,11 +76,14 @@ export function overviewPage(context: PageContext): Page {
     try {
       const range = resolveRange(choice, Date.now());
       rangeLabel.textContent = `Range: ${range.label} (UTC)`;
+      const badgeLoaded = loadAlertBadge(range);
       if (noTasks) {
+        await badgeLoaded;
         for (const panel of [totals, traffic, talkers, topFlows, mix, heavyHitters, superSpreaders]) panel.empty('The store holds no tasks yet: analyse a capture or start an engine, then reload.');
         return;
       }
       await Promise.all([
+        badgeLoaded,
         loadTotals(range),
         loadTraffic(range),
         loadTalkers(range),
@@ -90,6 +95,23 @@ export function overviewPage(context: PageContext): Page {
       updated.textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
     } finally {
       loading = false;
+    }
+  }
+
+  /** The number of alerts firing as of the range's end, linking to the alerts page. */
+  async function loadAlertBadge(range: ResolvedRange): Promise<void> {
+    try {
+      const count = (await api.activeAlerts({ end: rangeParams(range).end, limit: ACTIVE_LIMIT })).alerts.length;
+      const text = count === 0 ? 'no active alerts' : `${formatCount(count)}${count === ACTIVE_LIMIT ? '+' : ''} active alert${count === 1 ? '' : 's'}`;
+      alertBadge.dataset.state = count === 0 ? 'none' : 'firing';
+      alertBadge.dataset.value = String(count);
+      alertBadge.title = 'alerts firing as of the end of the range';
+      alertBadge.textContent = text;
+    } catch (error) {
+      alertBadge.dataset.state = 'error';
+      delete alertBadge.dataset.value;
+      alertBadge.title = error instanceof Error ? error.message : String(error);
+      alertBadge.textContent = 'alerts: ?';
     }
   }
 
