@@ -23,11 +23,12 @@ Commands:
                          several engines share the traffic by partition (alias: ns-engine)
   ai                     the AI service: LLM analyses of alerts, streamed answers (alias: ns-ai)
   ask "question"         ask the AI service, the answer streams in (the original's ask-ai)
-  api                    serve the Thrift QueryService over the store (alias: ns-api)
+  api                    serve a store: Thrift QueryService, HTTP API, Grafana datasource and
+                         the web dashboard (alias: ns-api)
   query <subcommand>     ask the query API: tasks, aggregate, trace, heavy-hitters,
-                         super-spreaders, top, flows, series
-  serve                  capture (live or files), count, store and serve the queries in one
-                         process: the one-machine product
+                         super-spreaders, top, flows, series, alerts
+  serve                  capture (live or files), count, store, alert and serve the APIs and
+                         the dashboard in one process: the one-machine product
   help [command]         show help
   version                print the version
 
