@@ -17,7 +17,7 @@ import { createHttpApi, type HttpApi } from '../api/http-server.js';
 import { ClickHouseQueryStore } from '../store/clickhouse-query.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
 import type { CliIo } from './io.js';
-import { normaliseGoFlags, reportError, usageError } from './io.js';
+import { StopRequest, normaliseGoFlags, reportError, usageError } from './io.js';
 
 export const API_HELP = `Usage: netspectra api [options]
        ns-api [options]
@@ -95,13 +95,7 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(API_HELP);
     return 0;
   }
-  let stopRequested = false;
-  let requestStop: () => void = () => {
-    stopRequested = true;
-  };
-  const onSignal = (): void => requestStop();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  using stop = new StopRequest();
   let store: FlowQueryStore | undefined;
   let server: ThriftQueryServer | undefined;
   let http: HttpApi | undefined;
@@ -149,17 +143,12 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
       const tokens = config.api.authTokens.length;
       io.stderr.write(`netspectra api: HTTP API listening on ${http.url} (${tokens === 0 ? 'no authentication' : `bearer tokens: ${tokens}`}), store ${store.description}\n`);
     }
-    await new Promise<void>((resolve) => {
-      requestStop = resolve;
-      if (stopRequested) resolve();
-    });
+    await stop.requested;
     io.stderr.write('netspectra api: stopping\n');
     return 0;
   } catch (error) {
     return reportError(io, error);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await http?.stop();
     await server?.stop();
     await store?.stop();

@@ -12,7 +12,7 @@ import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import { EngineService, type EngineFormat, type EngineStopResult } from './engine-service.js';
 import { parseListenAddress, type ListenAddress } from './metrics-server.js';
 import type { CliIo } from './io.js';
-import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
+import { StopRequest, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
 
 export const ENGINE_HELP = `Usage: netspectra engine [options]
        ns-engine [options]
@@ -111,20 +111,10 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
   }
 
   // Stop requests may come while starting: remembered, acted on once started.
-  let stopRequested = false;
-  let requestStop: () => void = () => {
-    stopRequested = true;
-  };
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      io.stderr.write(`netspectra engine: ${signal} again: exiting without the final snapshot\n`);
-      process.exit(130);
-    }
-    requestStop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  using stop = new StopRequest((signal) => {
+    io.stderr.write(`netspectra engine: ${signal} again: exiting without the final snapshot\n`);
+    process.exit(130);
+  });
   let service: EngineService | undefined;
   try {
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
@@ -170,11 +160,7 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
       ...(durable ? { jetstream: { stream: values.stream ?? config.probe.stream, maxAgeMs: config.probe.streamMaxAgeMs, maxBytes: config.probe.streamMaxBytes } } : {}),
     });
     const running = service;
-    const stopped = new Promise<void>((resolve) => {
-      requestStop = resolve;
-      running.once('failed', () => resolve());
-      if (stopRequested) resolve();
-    });
+    running.once('failed', () => stop.request());
     await service.start();
     const subjects = format === 'batch' ? `${subject}.<p> for p in ${ownership.toString()} of ${partitions} partitions` : `${subject}${ownership.ownsAll ? '' : ` (keeping sources of partitions ${ownership.toString()} of ${partitions})`}`;
     io.stderr.write(
@@ -182,7 +168,7 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
         `${service.metricsUrl === undefined ? 'no metrics endpoint' : `metrics ${service.metricsUrl}/metrics`}, leader election ${leaderElection ? 'on' : 'off'}` +
         `${durable ? `, JetStream stream ${values.stream ?? config.probe.stream} (run ${service.runId})` : ''}\n`,
     );
-    await stopped;
+    await stop.requested;
     const result = await service.stop();
     io.stderr.write(summary(result));
     if (result.failure !== undefined) return reportError(io, result.failure);
@@ -191,9 +177,6 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
   } catch (error) {
     await service?.stop();
     return reportError(io, error);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 

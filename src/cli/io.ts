@@ -39,3 +39,38 @@ export function reportError(io: CliIo, error: unknown): number {
   if (process.env.NETSPECTRA_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   return 1;
 }
+
+/**
+ * A long-running command's stop request: SIGINT or SIGTERM (also while it is still starting:
+ * remembered, so `requested` resolves at once), or `request()` from the command itself (a failure,
+ * the end of its input). With `secondSignal`, a second signal calls it (to exit at once).
+ */
+export class StopRequest implements Disposable {
+  /** Resolves at the first stop request. */
+  readonly requested: Promise<void>;
+  #resolve!: () => void;
+  #signals = 0;
+  readonly #onSignal: (signal: NodeJS.Signals) => void;
+
+  constructor(secondSignal?: (signal: NodeJS.Signals) => void) {
+    this.requested = new Promise<void>((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#onSignal = (signal) => {
+      if (++this.#signals > 1 && secondSignal !== undefined) secondSignal(signal);
+      this.#resolve();
+    };
+    process.on('SIGINT', this.#onSignal);
+    process.on('SIGTERM', this.#onSignal);
+  }
+
+  request(): void {
+    this.#resolve();
+  }
+
+  /** Stop listening for the signals. */
+  [Symbol.dispose](): void {
+    process.off('SIGINT', this.#onSignal);
+    process.off('SIGTERM', this.#onSignal);
+  }
+}

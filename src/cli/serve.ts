@@ -13,7 +13,7 @@ import { DEFAULT_STATIC_ROOT } from './api.js';
 import { parseListenAddress, type ListenAddress } from './metrics-server.js';
 import { ServeService, type ServeSource, type ServeStopResult } from './serve-service.js';
 import type { CliIo } from './io.js';
-import { integerFlag, reportError, usageError } from './io.js';
+import { StopRequest, integerFlag, reportError, usageError } from './io.js';
 
 export const SERVE_HELP = `Usage: netspectra serve --iface NAME [options]
        netspectra serve --file CAPTURE... [options]
@@ -114,20 +114,10 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   }
 
   // Stop requests may come while starting: remembered, acted on once started.
-  let stopRequested = false;
-  let requestStop: () => void = () => {
-    stopRequested = true;
-  };
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      io.stderr.write(`netspectra serve: ${signal} again: exiting without the final snapshot\n`);
-      process.exit(130);
-    }
-    requestStop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  using stop = new StopRequest((signal) => {
+    io.stderr.write(`netspectra serve: ${signal} again: exiting without the final snapshot\n`);
+    process.exit(130);
+  });
   let service: ServeService | undefined;
   try {
     const files = [...(values.file ?? []), ...positionals];
@@ -195,11 +185,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     });
     const running = service;
     const exitWhenDone = values['exit-when-done'];
-    const stopped = new Promise<void>((resolve) => {
-      requestStop = resolve;
-      running.once('failed', () => resolve());
-      if (stopRequested) resolve();
-    });
+    running.once('failed', () => stop.request());
     running.once('filesDone', (counters) => {
       const d = counters.decoded;
       io.stderr.write(
@@ -207,7 +193,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
           `${counters.snapshots.exact + counters.snapshots.sketch} snapshots in ${running.storePath}; ` +
           `${exitWhenDone ? 'exiting' : 'serving them until SIGINT/SIGTERM'}\n`,
       );
-      if (exitWhenDone) requestStop();
+      if (exitWhenDone) stop.request();
     });
     await service.start();
     const rpc = service.rpcAddress!;
@@ -217,7 +203,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
         `${service.httpUrl === undefined ? '' : `; HTTP API and dashboard on ${service.httpUrl}/ (${config.api.authTokens.length === 0 ? 'no authentication' : `bearer tokens: ${config.api.authTokens.length}`})`}` +
         `${service.metricsUrl === undefined ? '' : `; metrics ${service.metricsUrl}/metrics`}\n`,
     );
-    await stopped;
+    await stop.requested;
     io.stderr.write('netspectra serve: stopping\n');
     const result = await service.stop();
     io.stderr.write(summary(result, source));
@@ -227,9 +213,6 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   } catch (error) {
     await service?.stop();
     return reportError(io, error);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 
