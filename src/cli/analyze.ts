@@ -7,7 +7,7 @@ import { ProgressBar } from './progress.js';
 import { buildReport, renderReport } from './report.js';
 import { flowLines, writeLines } from '../store/file-writers.js';
 import { notifiersFromConfig } from '../alerting/notifiers/index.js';
-import { RemoteAnalyst } from '../ai/remote-analyst.js';
+import { configuredAnalyst } from './writers.js';
 import type { CliIo } from './io.js';
 import { integerFlag, reportError, usageError } from './io.js';
 
@@ -86,10 +86,7 @@ export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<nu
         ? false
         : {
             notifiers,
-            // the AI service explains firing alerts when configured; the built-in analyst otherwise, or when it fails
-            ...(config.alerter.aiAnalysis.enabled && notifiers.length > 0
-              ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
-              : {}),
+            ...configuredAnalyst(config, notifiers.length),
           },
       files: positionals,
       config,

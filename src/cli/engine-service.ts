@@ -24,7 +24,6 @@ import type { Alerter } from '../alerting/alerter.js';
 import { AlertRecorder } from '../alerting/alert-recorder.js';
 import { NotificationDispatcher } from '../alerting/notification-dispatcher.js';
 import { notifiersFromConfig, type NotifierStreams } from '../alerting/notifiers/index.js';
-import { RemoteAnalyst } from '../ai/remote-analyst.js';
 import { AlertRelayPublisher, AlertRelayReceiver } from '../bus/alert-relay.js';
 import { LeaderLease } from '../bus/leader-lease.js';
 import { NatsConnection } from '../bus/nats-connection.js';
@@ -38,11 +37,11 @@ import { NetSpectraError } from '../model/errors.js';
 import type { PacketBatch } from '../model/packet.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { TaskGroupName } from '../model/snapshot.js';
-import { InstrumentedWriter } from '../store/instrumented-writer.js';
+import type { InstrumentedWriter } from '../store/instrumented-writer.js';
 import { engineTasksOf } from './analysis.js';
 import { MetricsServer, type Health, type ListenAddress } from './metrics-server.js';
 import { PrometheusText } from './prometheus-text.js';
-import { buildWriterSet, startAll, stopAll } from './writers.js';
+import { buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll } from './writers.js';
 
 /** `batch`: partitioned packet batches on `<subject>.<p>`; `packet-info`: the original's one PacketInfo per message on `<subject>`. */
 export type EngineFormat = 'batch' | 'packet-info';
@@ -252,19 +251,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         ...(o.fileSubfolder === undefined ? {} : { fileSubfolder: o.fileSubfolder }),
       });
       this.#alertRecorder = new AlertRecorder({ sinks: set.alertSinks, runId: this.runId, engineId: o.engineId, source: 'engine', onWarning: (line) => this.#log(line) });
-      // every distinct writer measured once, whichever groups share it
-      const measured = new Map<SnapshotWriter, InstrumentedWriter>();
-      for (const writer of set.writers) {
-        measured.set(
-          writer,
-          new InstrumentedWriter(writer, {
-            onFailing: (w, error) => this.#log(`writer ${w.description} failed: ${error instanceof Error ? error.message : String(error)} (retried at the next snapshot)`),
-            onRecovered: (w) => this.#log(`writer ${w.description} writes again`),
-          }),
-        );
-      }
-      this.#writers = [...measured.values()];
-      const groups: TaskGroup[] = set.groups.map((group) => ({ ...group, writers: group.writers.map((w) => ({ ...w, writer: measured.get(w.writer)! })) }));
+      const { writers, groups } = measureWriters(set, (line) => this.#log(line));
+      this.#writers = writers;
       // before the manager, which takes the groups' writers as they are
       this.#alerter = await this.#setUpAlerting(groups, tasks);
       this.#manager = new Manager({
@@ -547,10 +535,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       [...tasks.exact, ...tasks.sketch].map((t) => t.name),
       {
         notifiers: relay ? [new AlertRelayPublisher(this.#connection!, { engineId: o.engineId })] : notifiers,
-        // the AI service explains firing alerts when configured; the built-in analyst otherwise, or when it fails
-        ...(config.alerter.aiAnalysis.enabled && notifiers.length > 0
-          ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
-          : {}),
+        ...configuredAnalyst(config, notifiers.length),
         onWarning: (line) => this.#log(line),
         ...(this.#alertRecorder === undefined || this.#alertRecorder.sinkCount === 0 ? {} : { onNotices: (notices) => this.#alertRecorder!.record(notices) }),
       },

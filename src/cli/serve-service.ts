@@ -22,7 +22,6 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { TlsOptions } from 'node:tls';
-import { RemoteAnalyst } from '../ai/remote-analyst.js';
 import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js';
 import type { Alerter } from '../alerting/alerter.js';
 import { notifiersFromConfig, type NotifierStreams } from '../alerting/notifiers/index.js';
@@ -40,12 +39,12 @@ import type { FlowQueryStore, SnapshotWriter } from '../model/ports.js';
 import type { TaskGroupName } from '../model/snapshot.js';
 import { QueryService } from '../query/query-service.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
-import { InstrumentedWriter } from '../store/instrumented-writer.js';
+import type { InstrumentedWriter } from '../store/instrumented-writer.js';
 import { ThreadedWriter } from '../store/threaded-writer.js';
 import { engineTasksOf } from './analysis.js';
 import { MetricsServer, type Health, type ListenAddress } from './metrics-server.js';
 import { PrometheusText } from './prometheus-text.js';
-import { buildWriterSet, startAll, stopAll } from './writers.js';
+import { buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll } from './writers.js';
 
 export type ServeSource =
   | { kind: 'live'; iface: string; filter?: string; snaplen?: number }
@@ -390,18 +389,8 @@ export class ServeService extends EventEmitter<ServeEvents> implements AsyncDisp
     });
     const store = set.writers.find((w): w is ThreadedWriter => w instanceof ThreadedWriter);
     if (store === undefined) throw new NetSpectraError('NS_ERR_STORE_OPEN', `serve found no embedded store writer for ${this.storePath}`);
-    const measured = new Map<SnapshotWriter, InstrumentedWriter>();
-    for (const writer of set.writers) {
-      measured.set(
-        writer,
-        new InstrumentedWriter(writer, {
-          onFailing: (w, error) => this.#log(`writer ${w.description} failed: ${error instanceof Error ? error.message : String(error)} (retried at the next snapshot)`),
-          onRecovered: (w) => this.#log(`writer ${w.description} writes again`),
-        }),
-      );
-    }
-    this.#writers = [...measured.values()];
-    const groups: TaskGroup[] = set.groups.map((group) => ({ ...group, writers: group.writers.map((w) => ({ ...w, writer: measured.get(w.writer)! })) }));
+    const { writers, groups } = measureWriters(set, (line) => this.#log(line));
+    this.#writers = writers;
     this.#alerter = this.#setUpAlerting(config, groups, [...tasks.exact, ...tasks.sketch].map((t) => t.name));
     this.#manager = new Manager({
       engine,
@@ -419,10 +408,7 @@ export class ServeService extends EventEmitter<ServeEvents> implements AsyncDisp
     const notifiers = notifiersFromConfig(config, this.options.notifierStreams ?? { stdout: process.stdout, stderr: process.stderr });
     const alerter = alerterFromConfig(config, taskNames, {
       notifiers,
-      // the AI service explains firing alerts when configured; the built-in analyst otherwise, or when it fails
-      ...(config.alerter.aiAnalysis.enabled && notifiers.length > 0
-        ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) }
-        : {}),
+      ...configuredAnalyst(config, notifiers.length),
       onWarning: (line) => this.#log(line),
     });
     if (alerter !== undefined) scheduleAlerter(groups, alerter, config);

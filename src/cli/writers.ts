@@ -1,6 +1,6 @@
 /**
  * The writers of the config's task groups (`aggregator.exact.writers`, `aggregator.sketch.writers`),
- * built once for every command that runs the engine (`analyze`, `engine`): one store instance per
+ * built once for every command that runs the engine (`analyze`, `engine`, `serve`): one store instance per
  * destination, shared by the groups that name it, each group with its own snapshot intervals.
  */
 import { join } from 'node:path';
@@ -14,6 +14,9 @@ import { ClickHouseStore } from '../store/clickhouse-store.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
 import { ThreadedWriter } from '../store/threaded-writer.js';
+import { InstrumentedWriter } from '../store/instrumented-writer.js';
+import { RemoteAnalyst } from '../ai/remote-analyst.js';
+import type { AlertAnalyst } from '../model/alert.js';
 
 export interface WriterSetOptions {
   config: NetSpectraConfig;
@@ -173,4 +176,31 @@ export async function stopAll(writers: readonly SnapshotWriter[]): Promise<void>
 function safeFolderName(id: string): string {
   const name = id.replace(/[^A-Za-z0-9._-]/g, '_');
   return name === '' || name === '.' || name === '..' ? '_' : name;
+}
+
+/**
+ * Every distinct writer of a set wrapped once in an InstrumentedWriter (whichever groups share
+ * it), and the groups pointing at the wrapped ones: what a long-running command measures for
+ * /metrics and /healthz. `log` gets one line when a writer starts failing and when it recovers.
+ */
+export function measureWriters(set: Pick<WriterSet, 'groups' | 'writers'>, log: (line: string) => void): { writers: InstrumentedWriter[]; groups: TaskGroup[] } {
+  const measured = new Map<SnapshotWriter, InstrumentedWriter>();
+  for (const writer of set.writers) {
+    measured.set(
+      writer,
+      new InstrumentedWriter(writer, {
+        onFailing: (w, error) => log(`writer ${w.description} failed: ${error instanceof Error ? error.message : String(error)} (retried at the next snapshot)`),
+        onRecovered: (w) => log(`writer ${w.description} writes again`),
+      }),
+    );
+  }
+  return {
+    writers: [...measured.values()],
+    groups: set.groups.map((group) => ({ ...group, writers: group.writers.map((w) => ({ ...w, writer: measured.get(w.writer)! })) })),
+  };
+}
+
+/** The AI service that explains firing alerts, when `alerter.ai_analysis` is on and something will be notified; the alerter falls back to the built-in analyst. */
+export function configuredAnalyst(config: NetSpectraConfig, notifierCount: number): { analyst?: AlertAnalyst } {
+  return config.alerter.aiAnalysis.enabled && notifierCount > 0 ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) } : {};
 }
