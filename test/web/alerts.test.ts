@@ -11,27 +11,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createHttpApi, type HttpApi } from '../../src/api/http-server.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
+import type { Page } from 'playwright-core';
+import { LAPTOP, PHONE, artifacts, chromiumSkip, cli, horizontalOverflow, openDashboard, rendered, run, staticRoot, type DomNode } from './browser-kit.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const staticRoot = join(root, 'web', 'dist');
-const artifacts = join(root, 'test-artifacts', 'dashboard');
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 const TOKEN = 'alerts-page-test-token-9d3e';
-const LAPTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-const run = promisify(execFile);
 
 // Rules that fire on the generated attacks: the SYN flood (heavy hitter by destination), the
 // scanners (super-spreaders, repeated every 10 s), and a task-wide packet rate that fires and
@@ -54,23 +41,6 @@ aggregator:
       - {name: hh_dst, skt_type: 0, flow_fields: [DstIP], count_thereshold: 1000, size_thereshold: 100000000, width: 4096, seed: 1}
       - {name: ss_src_dst, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP], count_thereshold: 100, width: 4096, seed: 2}
 `;
-
-// Browser globals the page callbacks use, typed narrowly: the Node test program has no DOM lib.
-interface DomNode {
-  readonly dataset: Record<string, string | undefined>;
-  readonly textContent: string | null;
-  getAttribute(name: string): string | null;
-  querySelector(selector: string): DomNode | null;
-  querySelectorAll(selector: string): Iterable<DomNode>;
-}
-declare const document: { body: DomNode; documentElement: { scrollWidth: number; clientWidth: number } };
-declare const localStorage: { setItem(key: string, value: string): void };
-
-function chromiumSkip(): string | false {
-  if (CHROMIUM !== undefined) return false;
-  if (process.env.CI) throw new Error('Chromium is not installed, and CI must run the dashboard tests (apt-get install chromium)');
-  return 'Chromium is not installed (apt-get install chromium)';
-}
 
 interface AlertRow {
   atNs: string;
@@ -147,12 +117,6 @@ function expected(rows: AlertRow[], table: 'active' | 'history'): ShownAlert[] {
   });
 }
 
-async function rendered(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const before = await page.evaluate(() => document.body.dataset.ready ?? '');
-  await action();
-  await page.waitForFunction((previous) => document.body.dataset.ready !== undefined && document.body.dataset.ready !== previous, before, { timeout: 20_000 });
-}
-
 test('alerts page in headless Chromium: active alerts and notices equal the API', { skip: chromiumSkip(), timeout: 180_000 }, async (t) => {
   assert.ok(existsSync(join(staticRoot, 'index.html')), `the dashboard is not built (${staticRoot}): run npm run build (or npm run build:web)`);
   const work = await mkdtemp(join(tmpdir(), 'ns-web-alerts-'));
@@ -165,29 +129,8 @@ test('alerts page in headless Chromium: active alerts and notices equal the API'
   await run(process.execPath, [cli, 'gen-pcap', '--out', capture, '--packets', '40000', '--flows', '1500', '--spreaders', '2', '--spread', '400', '--syn-flood', '20000', '--seed', '7', '--duration', '300', '--ipv6', '0.1'], { timeout: 60_000 });
   await run(process.execPath, [cli, 'analyze', capture, '--config', configPath, '--store', storePath, '--no-progress', '--json'], { timeout: 120_000, maxBuffer: 1 << 26 });
 
-  const store = new DuckDbQueryStore({ path: storePath });
-  await store.start();
-  const http: HttpApi = createHttpApi({ queryService: new QueryService(store), authTokens: [TOKEN], listenAddr: '127.0.0.1:0', staticRoot, log: () => undefined });
-  await http.start();
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  const pageErrors: string[] = [];
-  const contexts: BrowserContext[] = [];
-
-  async function apiGet<T>(path: string, params: Record<string, string | number> = {}): Promise<T> {
-    const query = new URLSearchParams(Object.entries(params).map(([name, value]): [string, string] => [name, String(value)]));
-    const response = await fetch(`${http.url}/api/v1/${path}?${query.toString()}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    assert.equal(response.status, 200, `${path}?${query.toString()}: ${await response.clone().text()}`);
-    return (await response.json()) as T;
-  }
-
-  async function openPage(viewport: { width: number; height: number }): Promise<Page> {
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
-    await context.addInitScript((token) => localStorage.setItem('netspectra.apiToken', token), TOKEN);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    return page;
-  }
+  const dashboard = await openDashboard(storePath, TOKEN);
+  const { http, pageErrors, apiGet, openPage } = dashboard;
 
   try {
     const active = (await apiGet<{ alerts: AlertRow[] }>('alerts/active', { limit: 1000 })).alerts;
@@ -305,19 +248,16 @@ test('alerts page in headless Chromium: active alerts and notices equal the API'
     await t.test('phone width: the alerts page does not overflow sideways', async () => {
       const page = await openPage(PHONE);
       await rendered(page, () => page.goto(`${http.url}/alerts`));
-      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
+      assert.equal(await horizontalOverflow(page), 0);
       assert.deepEqual(await readAlerts(page, 'active'), expected(active, 'active'));
       await page.screenshot({ path: join(artifacts, 'alerts-phone.png'), fullPage: true });
       await rendered(page, () => page.goto(`${http.url}/`));
-      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
+      assert.equal(await horizontalOverflow(page), 0);
     });
 
     assert.deepEqual(pageErrors, [], 'no script errors in the pages');
   } finally {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser.close();
-    await http.stop();
-    await store.stop();
+    await dashboard.close();
     await rm(work, { recursive: true, force: true });
   }
 });

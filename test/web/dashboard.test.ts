@@ -12,45 +12,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createHttpApi, type HttpApi } from '../../src/api/http-server.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
+import type { Page } from 'playwright-core';
+import { LAPTOP, PHONE, artifacts, chromiumSkip, cli, horizontalOverflow, openDashboard, rendered, run, staticRoot, type DomNode } from './browser-kit.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const staticRoot = join(root, 'web', 'dist');
-const artifacts = join(root, 'test-artifacts', 'dashboard');
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 const TOKEN = 'dashboard-test-token-5f1c2a';
-const LAPTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-const run = promisify(execFile);
-
-// The browser globals the page callbacks below use, typed narrowly here: the Node test program has
-// no DOM lib (web/tsconfig.json has it, for the dashboard itself), and must not get one.
-interface DomNode {
-  readonly dataset: Record<string, string | undefined>;
-  readonly textContent: string | null;
-  querySelector(selector: string): DomNode | null;
-  querySelectorAll(selector: string): Iterable<DomNode>;
-}
-declare const document: { body: DomNode; documentElement: { scrollWidth: number; clientWidth: number }; querySelector(selector: string): DomNode | null };
-declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
-
-/** For `test(name, { skip: chromiumSkip() }, …)`: skip locally without Chromium, never in CI. */
-function chromiumSkip(): string | false {
-  if (CHROMIUM !== undefined) return false;
-  if (process.env.CI) throw new Error('Chromium is not installed, and CI must run the dashboard tests (apt-get install chromium)');
-  return 'Chromium is not installed (apt-get install chromium)';
-}
 
 interface FlowRow {
   key: Record<string, string | number>;
@@ -93,17 +62,6 @@ function expectedRows(rows: FlowRow[], times: boolean): ShownRow[] {
   return rows.map((row) => (times ? { key: row.key, bytes: row.bytes, packets: row.packets, firstSeenNs: row.firstSeenNs, lastSeenNs: row.lastSeenNs } : { key: row.key, bytes: row.bytes, packets: row.packets }));
 }
 
-/** Run an action that renders a page (navigation, a click) and wait until the page has loaded all its panels. */
-async function rendered(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const before = await page.evaluate(() => document.body.dataset.ready ?? '');
-  await action();
-  await page.waitForFunction((previous) => document.body.dataset.ready !== undefined && document.body.dataset.ready !== previous, before, { timeout: 20_000 });
-}
-
-async function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-}
-
 async function exactValue(page: Page, selector: string): Promise<number> {
   const text = await page.getAttribute(selector, 'data-value');
   assert.ok(text !== null, `${selector} has no data-value`);
@@ -121,37 +79,12 @@ test('web dashboard in headless Chromium against the real HTTP API', { skip: chr
   await run(process.execPath, [cli, 'analyze', capture, '--store', storePath, '--no-progress', '--no-alerts', '--json'], { timeout: 120_000, maxBuffer: 1 << 26 });
   const truth = JSON.parse(await readFile(`${capture}.truth.json`, 'utf8')) as { frames: number; bytes: number };
 
-  const store = new DuckDbQueryStore({ path: storePath });
-  await store.start();
-  const http: HttpApi = createHttpApi({ queryService: new QueryService(store), authTokens: [TOKEN], listenAddr: '127.0.0.1:0', staticRoot, log: () => undefined });
-  await http.start();
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  const pageErrors: string[] = [];
-  const contexts: BrowserContext[] = [];
-
-  async function apiGet<T>(path: string, params: Record<string, string | number> = {}): Promise<T> {
-    const query = new URLSearchParams(Object.entries(params).map(([name, value]): [string, string] => [name, String(value)]));
-    const response = await fetch(`${http.url}/api/v1/${path}?${query.toString()}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    assert.equal(response.status, 200, `${path}?${query.toString()}: ${await response.clone().text()}`);
-    return (await response.json()) as T;
-  }
-
-  /** A browser tab that already holds the token (as a user who entered it once). */
-  async function openPage(viewport: { width: number; height: number }): Promise<Page> {
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
-    await context.addInitScript((token) => localStorage.setItem('netspectra.apiToken', token), TOKEN);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    return page;
-  }
+  const dashboard = await openDashboard(storePath, TOKEN);
+  const { http, pageErrors, apiGet, openPage } = dashboard;
 
   try {
     await t.test('without a token the API answers 401: the page asks for one, keeps it and sends it', async () => {
-      const context = await browser.newContext({ viewport: LAPTOP });
-      contexts.push(context);
-      const page = await context.newPage();
-      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const page = await openPage(LAPTOP, { token: false });
       await page.goto(`${http.url}/`);
       const dialog = page.locator('dialog#token-dialog');
       await dialog.waitFor({ state: 'visible' });
@@ -482,10 +415,7 @@ test('web dashboard in headless Chromium against the real HTTP API', { skip: chr
 
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
   } finally {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser.close();
-    await http.stop();
-    await store.stop();
+    await dashboard.close();
     await rm(work, { recursive: true, force: true });
   }
 });
