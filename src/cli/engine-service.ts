@@ -141,6 +141,8 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
   #runId: string = randomUUID();
   #consumer: JetStreamPacketConsumer | undefined;
   #checkpoints: CheckpointStore | undefined;
+  /** JetStream mode: whether start found a checkpoint, i.e. continues a run that may have rows stored. */
+  #continuesRun = false;
   /** JetStream mode: period resets held back because the engine was still replaying. */
   #heldTicks = 0;
   #checkpointFailures = 0;
@@ -275,6 +277,12 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
             }),
       });
       this.#startedWriters = await startAll(this.#alerter === undefined ? this.#writers : [...this.#writers, this.#alerter], [engine.start()]);
+      if (resumed !== undefined && this.#continuesRun) {
+        // the replay writes the period again, into the same run: writers whose rows carry growth
+        // first remove what the previous process wrote of it (and after it), or it would count twice
+        const from = { runId: this.runId, periodId: resumed.periodId };
+        for (const writer of this.#writers) await writer.forgetFrom(from);
+      }
 
       if (o.metricsListen !== undefined) {
         this.#metricsServer = new MetricsServer({ listen: o.metricsListen, metrics: () => this.metricsText(), health: () => this.health() });
@@ -683,6 +691,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     const found = await store.read();
     if (found !== undefined) {
       this.#runId = found.runId;
+      this.#continuesRun = true;
       const oldest = stream.state.first_seq;
       const agedOut = Object.entries(found.resumeSequences).filter(([, sequence]) => sequence < oldest && sequence > 1);
       if (agedOut.length > 0) {

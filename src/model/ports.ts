@@ -35,6 +35,19 @@ export interface SnapshotWriter {
   start(): Promise<void>;
   write(snapshot: GroupSnapshot): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * For writers whose rows carry growth since the previous row (ClickHouse): remove what this
+   * engine wrote for `runId` from period `periodId` on, before a JetStream engine replays that
+   * period into the same run (docs/pipeline.md). Ordered with the writes (after every write
+   * already made, before any that follows).
+   */
+  forgetFrom?(from: RunPeriod): Promise<void>;
+}
+
+/** A run and the period (PeriodId, s) from which on its rows are meant. */
+export interface RunPeriod {
+  runId: string;
+  periodId: number;
 }
 
 /**
@@ -44,6 +57,12 @@ export interface SnapshotWriter {
 export interface FlowQueryStore {
   /** For messages, e.g. `duckdb:netspectra.duckdb` (never a password). */
   readonly description: string;
+  /**
+   * A number that changes whenever what the store holds may have changed (a snapshot or alerts
+   * written): caches keep answers while it stays the same. Absent when the store cannot tell
+   * (ClickHouse: other processes write it); caches then rely on their TTL alone.
+   */
+  readonly version?: () => number;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Whether the store answers; never throws. */

@@ -11,13 +11,16 @@
  * LEB128 length + bytes; Nullable(T) = one byte (1 = NULL) followed by T when not NULL.
  *
  * The INSERT names its columns (FLOW_INSERT_COLUMNS), in an order that puts what every row of a
- * task's snapshot shares first, so that part is one copied prefix per row.
+ * task's snapshot shares first, so that part is one copied prefix per row. Each row ends with its
+ * growth since the flow's previous row of the segment (DeltaBytes, DeltaPackets), computed by the
+ * store with its segment counters before encoding.
  */
 import { NetSpectraError } from '../model/errors.js';
 import { formatIPv6Words } from '../model/ip.js';
 import type { ExactTaskSnapshot, SketchEntry, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
 import { nanosWords, uint64Words } from './int64-words.js';
+import type { SnapshotDeltas } from './segment-counters.js';
 
 export const FLOW_INSERT_COLUMNS = [
   'Timestamp',
@@ -37,6 +40,9 @@ export const FLOW_INSERT_COLUMNS = [
   'EndTimeNs',
   'ByteCount',
   'PacketCount',
+  'DeltaBytes',
+  'DeltaPackets',
+  'HasDeltas',
 ] as const;
 
 export const HEAVY_HITTER_INSERT_COLUMNS = ['Timestamp', 'TaskName', 'TimestampNs', 'PeriodId', 'RunId', 'EngineId', 'Flow', 'Value', 'Type'] as const;
@@ -53,6 +59,8 @@ export interface RowContext {
 export interface FlowSelection {
   task: ExactTaskSnapshot;
   since: number;
+  /** Growth of every written row (SegmentCounters.deltas of the same `since`). */
+  deltas: SnapshotDeltas;
 }
 
 /** One list of a sketch task, with its `heavy_hitters.Type`. */
@@ -67,8 +75,8 @@ const CHUNK_BYTES = 1 << 20;
 const DATETIME_MAX = 4294967295;
 /** Longest text of a task name, run id, engine id or sketch flow: every row must fit a chunk. */
 export const MAX_TEXT_BYTES = 4096;
-/** Bytes of a row beyond its shared prefix, at most: two Nullable IPv6 texts (39 chars), ports, protocol, times, counters. */
-const FLOW_ROW_VARIABLE_BYTES = 2 * (1 + 1 + 39) + 2 * 3 + 2 + 2 * 4 + 4 * 8;
+/** Bytes of a row beyond its shared prefix, at most: two Nullable IPv6 texts (39 chars), ports, protocol, times, counters, deltas. */
+const FLOW_ROW_VARIABLE_BYTES = 2 * (1 + 1 + 39) + 2 * 3 + 2 + 2 * 4 + 6 * 8 + 1;
 
 /** A byte buffer filled front to back, handed out in chunks. */
 class ChunkWriter {
@@ -195,7 +203,7 @@ function badValue(what: string): never {
  * Refuse, before anything is sent, values the columns cannot hold: a failure in the middle of a
  * streamed INSERT could leave the rows of the blocks already sent.
  */
-export function checkRowValues(context: RowContext, flows: readonly FlowSelection[], lists: readonly SketchList[]): void {
+export function checkRowValues(context: RowContext, flows: readonly Omit<FlowSelection, 'deltas'>[], lists: readonly SketchList[]): void {
   const seconds = (value: number): boolean => value >= 0 && value <= DATETIME_MAX;
   if (!seconds(context.time.seconds)) badValue(`the snapshot time ${context.time.seconds} s is outside DateTime's range (1970 to 2106)`);
   if (!Number.isSafeInteger(context.periodId) || context.periodId < 0) badValue(`the period id ${context.periodId} is not a non-negative integer`);
@@ -232,9 +240,11 @@ export function countFlowRows(flows: readonly FlowSelection[]): number {
 /** `flow_metrics` rows (FLOW_INSERT_COLUMNS) of the selected flows, in RowBinary chunks. */
 export function* flowRows(flows: readonly FlowSelection[], context: RowContext): Generator<Buffer> {
   const out = new ChunkWriter();
-  for (const { task, since } of flows) {
+  for (const { task, since, deltas } of flows) {
     const f = task.flows;
     const spec = new KeySpec(task.keyFields);
+    const deltaBytes = deltas.bytes;
+    const deltaPackets = deltas.packets;
     const prefix = sharedPrefix(task.name, context);
     const rowBytes = prefix.length + FLOW_ROW_VARIABLE_BYTES;
     const keys = f.keys;
@@ -275,6 +285,9 @@ export function* flowRows(flows: readonly FlowSelection[], context: RowContext):
       out.nanos(f.lastSeconds[i]!, f.lastNanos[i]!);
       out.u64(f.bytes[i]!);
       out.u64(f.packets[i]!);
+      out.u64(deltaBytes[i]!);
+      out.u64(deltaPackets[i]!);
+      out.u8(1);
     }
   }
   const last = out.take();

@@ -17,15 +17,26 @@
  *
  * Each snapshot writes, per exact task, the flows changed since this store's previous successful
  * snapshot of the task in the same period (every flow at a period's first snapshot), like the
- * DuckDB store: the newest row per flow is its cumulative state. All exact tasks of a snapshot go
- * in one INSERT, all sketch lists in another.
+ * DuckDB store: the newest row per flow is its cumulative state, and every row also carries its
+ * growth since the flow's previous row of the segment (DeltaBytes, DeltaPackets), which the
+ * queries sum (docs/query.md). The store keeps, per exact task, the counters it last stored for
+ * every flow of the current segment (segment-counters.ts). All exact tasks of a snapshot go in one
+ * INSERT, all sketch lists in another.
  *
- * For a spool that wraps `write()` (outages): the store remembers a task's snapshot only once its
- * INSERT succeeded, so a failed snapshot can be written again, and snapshots replayed in order
- * write exactly what they would have. A write that failed part-way (server lost during a large insert) may have
- * stored some blocks already; replaying it repeats those rows with the same Timestamp and values,
- * which the newest-row-per-flow queries (argMax by Timestamp) absorb. Errors say which case it is:
- * NS_ERR_CLICKHOUSE_UNREACHABLE (worth spooling and retrying), _AUTH, _QUERY, _SCHEMA (not).
+ * For a spool that wraps `write()` (outages): the store remembers a task's snapshot, and commits
+ * its counters, only once its INSERT succeeded, so a failed snapshot can be written again, and
+ * snapshots replayed in order write exactly what they would have. Where the table may hold rows
+ * the counters do not know, they are read back from the table (the newest counters per flow of
+ * the segment) before the task's next write, so repeated rows carry no growth:
+ * - a write that failed part-way (server lost during a large insert) may have stored some blocks;
+ * - a spooled snapshot (`snapshot.runId` set) of a segment this store has not written, e.g. of an
+ *   earlier process whose other snapshots went straight to the table.
+ * Errors say which case it is: NS_ERR_CLICKHOUSE_UNREACHABLE (worth spooling and retrying), _AUTH,
+ * _QUERY, _SCHEMA (not).
+ *
+ * A JetStream engine that resumes replays its period into the same run: `forgetFrom` first deletes
+ * what the run wrote from that period on (an ALTER … DELETE mutation, awaited), so the replay's
+ * growth is not added to the crashed process's.
  */
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
@@ -34,9 +45,11 @@ import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClien
 import type { ClickHouseConfig } from '../config/schema.js';
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
-import type { SnapshotWriter } from '../model/ports.js';
-import type { GroupSnapshot } from '../model/snapshot.js';
-import { dateTime, identifier, joinSql, sql, type Sql } from './clickhouse-sql.js';
+import { parseAddress } from '../model/ip.js';
+import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
+import type { ExactTaskSnapshot, GroupSnapshot } from '../model/snapshot.js';
+import { KeySpec } from '../engine/flow-key.js';
+import { dateTime, identifier, integer, joinSql, sql, type Sql } from './clickhouse-sql.js';
 import { ALERTS, CLICKHOUSE_TABLES, FLOW_METRICS, HEAVY_HITTERS, addColumnSql, createTableSql, type TableSpec } from './clickhouse-schema.js';
 import { ALERT_COLUMNS, alertRow } from './alert-rows.js';
 import {
@@ -52,6 +65,7 @@ import {
   type SketchList,
 } from './clickhouse-rows.js';
 import { HEAVY_HITTER_TYPE } from './duckdb-schema.js';
+import { TaskSegmentCounters, type SegmentCounters } from './segment-counters.js';
 
 export interface ClickHouseStoreOptions {
   /** Server and credentials: the writer's `clickhouse` block (`cloud` → HTTPS). */
@@ -70,6 +84,12 @@ export interface ClickHouseStoreOptions {
    * @default 60000
    */
   requestTimeoutMs?: number;
+  /**
+   * Time allowed for the deletions of `forgetFrom` to finish (ms): an 18.16 mutation rewrites
+   * every part of the table.
+   * @default 600000
+   */
+  mutationTimeoutMs?: number;
 }
 
 /** Native-protocol ports of the original's configs, and the HTTP(S) port the same server offers. */
@@ -130,11 +150,15 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
   readonly #options: Required<ClickHouseStoreOptions>;
   readonly #url: string;
   #client: ClickHouseClient | undefined;
-  /** Per task: the period and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
+  /** Per task: the segment (run, period) and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
   readonly #written = new Map<string, { periodId: number; epoch: number; runId: string }>();
+  /** Per task: the counters last stored of every flow of that segment. */
+  readonly #counters = new TaskSegmentCounters();
+  /** Tasks whose last insert failed, perhaps part-way: their counters are read back before their next write. */
+  readonly #unsure = new Set<string>();
 
   constructor(options: ClickHouseStoreOptions) {
-    this.#options = { engineId: hostname(), requestTimeoutMs: 60_000, ...options };
+    this.#options = { engineId: hostname(), requestTimeoutMs: 60_000, mutationTimeoutMs: 600_000, ...options };
     this.#url = clickHouseUrl(options.connection);
     // never the password
     this.description = `clickhouse:${this.#url}/${options.connection.database}`;
@@ -183,7 +207,7 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
     if (this.#client === undefined) throw new NetSpectraError('NS_ERR_STORE_WRITE', `${this.description} is not started`);
     const runId = snapshot.runId ?? this.#options.runId;
     const context: RowContext = { time: snapshot.time, periodId: snapshot.periodId, runId, engineId: this.#options.engineId };
-    const flows: FlowSelection[] = [];
+    const exact: { task: ExactTaskSnapshot; since: number; counters: SegmentCounters; readBack: boolean }[] = [];
     const lists: SketchList[] = [];
     for (const task of snapshot.tasks) {
       if (task.kind === 'exact') {
@@ -191,9 +215,11 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
         // spooled one from an earlier process; epochs start again at 0 in every run); else only
         // what changed since the last one stored.
         const previous = this.#written.get(task.name);
-        const sameRun = previous !== undefined && previous.runId === runId && task.flows.epoch > previous.epoch;
-        const since = previous === undefined || previous.periodId !== snapshot.periodId || !sameRun ? -1 : previous.epoch;
-        flows.push({ task, since });
+        const sameSegment = previous !== undefined && previous.runId === runId && previous.periodId === snapshot.periodId;
+        const since = sameSegment && task.flows.epoch > previous.epoch ? previous.epoch : -1;
+        const counters = this.#counters.of(task.name, task.flows.keyWords, !sameSegment);
+        const readBack = this.#unsure.has(task.name) || (!sameSegment && snapshot.runId !== undefined);
+        exact.push({ task, since, counters, readBack });
       } else if (task.kind === 'heavy_hitter') {
         lists.push({ taskName: task.name, entries: task.byCount, type: HEAVY_HITTER_TYPE.count });
         lists.push({ taskName: task.name, entries: task.bySize, type: HEAVY_HITTER_TYPE.size });
@@ -201,15 +227,58 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
         lists.push({ taskName: task.name, entries: task.spreaders, type: HEAVY_HITTER_TYPE.spread });
       }
     }
-    checkRowValues(context, flows, lists);
+    checkRowValues(context, exact, lists);
+    for (const { task, counters, readBack } of exact) {
+      if (!readBack) continue;
+      counters.clear();
+      await this.#readCounters(task, context, counters);
+      this.#unsure.delete(task.name);
+    }
+    const flows: FlowSelection[] = exact.map(({ task, since, counters }) => ({ task, since, deltas: counters.deltas(task.flows, since) }));
     const flowCount = countFlowRows(flows);
-    if (flowCount > 0) await this.#insert(FLOW_METRICS, FLOW_INSERT_COLUMNS, flowRows(flows, context));
+    if (flowCount > 0) {
+      try {
+        await this.#insert(FLOW_METRICS, FLOW_INSERT_COLUMNS, flowRows(flows, context));
+      } catch (error) {
+        // some blocks may be stored: the counters are read back before these tasks' next write
+        for (const { task } of flows) this.#unsure.add(task.name);
+        throw error;
+      }
+    }
     this.rowsWritten += flowCount;
-    // Stored: later snapshots of the period need only what changes after these.
-    for (const { task } of flows) this.#written.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch, runId });
+    // Stored: later snapshots of the period need only what changes after these, and grow from these counters.
+    for (const [i, { task, deltas }] of flows.entries()) {
+      exact[i]!.counters.commit(task.flows, deltas);
+      this.#written.set(task.name, { periodId: snapshot.periodId, epoch: task.flows.epoch, runId });
+    }
     const sketchCount = lists.reduce((sum, list) => sum + list.entries.length, 0);
     if (sketchCount > 0) await this.#insert(HEAVY_HITTERS, HEAVY_HITTER_INSERT_COLUMNS, heavyHitterRows(lists, context));
     this.rowsWritten += sketchCount;
+  }
+
+  /**
+   * Delete the rows this engine wrote for a run from a period on, in flow_metrics and
+   * heavy_hitters, and wait until the deletions are done: a JetStream engine that resumes the run
+   * replays the period from its start (docs/pipeline.md), and the crashed process's rows of it
+   * would otherwise be counted again (their growth is summed). Rows of the period that are still
+   * in a spool are the SpoolingWriter's to order before this.
+   */
+  async forgetFrom(from: RunPeriod): Promise<void> {
+    const where = sql`RunId = ${from.runId} AND EngineId = ${this.#options.engineId} AND PeriodId >= ${integer(from.periodId, 'Int64')}`;
+    for (const table of [FLOW_METRICS, HEAVY_HITTERS]) await this.command(sql`ALTER TABLE ${identifier(this.database, table.name)} DELETE WHERE ${where}`);
+    // 18.16 has no mutations_sync: the deletions run in the background until system.mutations says they are done
+    const deadline = performance.now() + this.#options.mutationTimeoutMs;
+    for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
+      const pending = await this.select<{ n: string }>(
+        sql`SELECT count() AS n FROM system.mutations WHERE database = ${this.database} AND table IN (${FLOW_METRICS.name}, ${HEAVY_HITTERS.name}) AND is_done = 0`,
+      );
+      if (Number(pending[0]?.n ?? 0) === 0) break;
+      if (performance.now() > deadline) {
+        throw new NetSpectraError('NS_ERR_CLICKHOUSE_QUERY', `${this.description}: the deletion of run ${from.runId}'s rows from period ${from.periodId} on did not finish in ${this.#options.mutationTimeoutMs} ms (see system.mutations)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    for (const [task, written] of this.#written) if (written.runId === from.runId && written.periodId >= from.periodId) this.#written.delete(task);
   }
 
   /**
@@ -309,6 +378,39 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
           `${this.#url}: the column ${where}.${column.name} is ${type}, and NetSpectra writes ${column.type.text}; nothing was written to the table`,
         );
       }
+    }
+  }
+
+  /**
+   * The newest stored counters of every flow of a task's segment (this run, engine and period),
+   * into `counters`: for a segment this store may not have written all of (see the module comment).
+   */
+  async #readCounters(task: ExactTaskSnapshot, context: RowContext, counters: SegmentCounters): Promise<void> {
+    const rows = await this.select<{ SrcIP: string | null; DstIP: string | null; SrcPort: number | null; DstPort: number | null; Protocol: number | null; p: string; b: string }>(
+      sql`SELECT SrcIP, DstIP, SrcPort, DstPort, Protocol, max(PacketCount) AS p, max(ByteCount) AS b FROM ${identifier(this.database, FLOW_METRICS.name)}
+          WHERE TaskName = ${task.name} AND RunId = ${context.runId} AND EngineId = ${context.engineId} AND PeriodId = ${integer(context.periodId, 'Int64')}
+          GROUP BY SrcIP, DstIP, SrcPort, DstPort, Protocol`,
+    );
+    // the key words as the engine builds them (flow-key.ts): IPv4 mapped, the family in the meta word
+    const spec = new KeySpec(task.keyFields);
+    const key = new Uint32Array(spec.words);
+    for (const row of rows) {
+      key.fill(0);
+      let family = 0;
+      const src = spec.hasSrcIP ? parseAddress(row.SrcIP ?? '') : undefined;
+      const dst = spec.hasDstIP ? parseAddress(row.DstIP ?? '') : undefined;
+      if ((spec.hasSrcIP && src === undefined) || (spec.hasDstIP && dst === undefined)) continue; // not a row we wrote
+      if (src !== undefined) {
+        key.set(src.words, 0);
+        family = src.family;
+      }
+      if (dst !== undefined) {
+        key.set(dst.words, spec.dstAt);
+        family = dst.family;
+      }
+      if (spec.hasSrcPort || spec.hasDstPort) key[spec.portsAt] = (((row.SrcPort ?? 0) << 16) | (row.DstPort ?? 0)) >>> 0;
+      key[spec.metaAt] = (family << 8) | (spec.hasProtocol ? (row.Protocol ?? 0) : 0);
+      counters.remember(key, 0, Number(row.p), Number(row.b));
     }
   }
 

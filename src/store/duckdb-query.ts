@@ -7,8 +7,9 @@
  * value is a bound parameter ($name) with an explicit type.
  *
  * A segment (model/query.ts) is (task, run, period, key): the store keeps one engine per run.
- * A segment's counters never decrease (they are cumulative), so its newest state is its max():
- * several times cheaper than arg_max(…, TimestampNs), and the same value.
+ * Every row also holds its growth since its segment's previous row (duckdb-schema.ts), so a range's
+ * totals add up the grown rows recorded in it, and a series without a filter reads the per-snapshot
+ * sums of `snapshots`.
  */
 import { BIGINT, DuckDBInstance, INTEGER, UBIGINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { NetSpectraError } from '../model/errors.js';
@@ -66,7 +67,6 @@ class Binder {
 }
 
 const KEY_COLUMNS = 'r.Family, r.SrcHi, r.SrcLo, r.DstHi, r.DstLo, r.SrcPort, r.DstPort, r.Protocol';
-const KEY_NAMES = 'Family, SrcHi, SrcLo, DstHi, DstLo, SrcPort, DstPort, Protocol';
 
 const hiOf = (words: readonly number[]): bigint => (BigInt(words[0]! >>> 0) << 32n) | BigInt(words[1]! >>> 0);
 const loOf = (words: readonly number[]): bigint => (BigInt(words[2]! >>> 0) << 32n) | BigInt(words[3]! >>> 0);
@@ -84,6 +84,8 @@ const toBig = (value: unknown): bigint => (value === null || value === undefined
 
 export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
   readonly description: string;
+  /** A file opened read-only cannot change while it is open; a shared connection's writer can. */
+  readonly version: (() => number) | undefined;
   readonly #options: DuckDbQueryStoreOptions;
   #instance: DuckDBInstance | undefined;
   /** Queries on a shared connection run one at a time (a connection runs one statement). */
@@ -92,6 +94,7 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
   constructor(options: DuckDbQueryStoreOptions) {
     this.#options = options;
     this.description = 'path' in options ? `duckdb:${options.path}` : options.description;
+    this.version = 'path' in options ? () => 0 : undefined;
   }
 
   async start(): Promise<void> {
@@ -157,8 +160,12 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
   async flowTotals(query: FlowRangeQuery): Promise<TaskTotals[]> {
     const b = new Binder();
     const rows = await this.#rows(
-      `WITH ${segments(b, query)},
-       per_key AS (SELECT TaskId, sum(packets) AS packets, sum(bytes) AS bytes FROM live GROUP BY TaskId, ${KEY_NAMES})
+      `WITH per_key AS (
+         SELECT s.TaskId, sum(r.DeltaPackets) AS packets, sum(r.DeltaBytes) AS bytes
+         FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+         WHERE ${grown(b, query.taskName, query.range, query.filter)}
+         GROUP BY s.TaskId, ${KEY_COLUMNS}
+       )
        SELECT t.TaskName, sum(k.bytes) AS bytes, sum(k.packets) AS packets, count(*) AS flows
        FROM per_key k JOIN tasks t ON t.TaskId = k.TaskId GROUP BY t.TaskName ORDER BY t.TaskName`,
       b,
@@ -171,11 +178,15 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
     const groupColumns = groupColumnsOf(query.groupBy);
     const order = { bytes: 'bytes', packets: 'packets', firstSeen: 'firstNs', lastSeen: 'lastNs' }[query.orderBy];
     const direction = query.descending ? 'DESC' : 'ASC';
+    // A grown row's StartTimeNs is its segment's first seen (constant within a segment), and the
+    // newest grown row of a segment in the range has the segment's last seen up to the range's end
+    // (rows that did not grow repeat the previous row's).
     const rows = await this.#rows(
-      `WITH ${segments(b, query)}
-       SELECT t.TaskName${groupColumns.map((c) => `, g.${c}`).join('')}, g.bytes, g.packets, g.firstNs, g.lastNs FROM (
-         SELECT TaskId${groupColumns.map((c) => `, ${c}`).join('')}, sum(bytes) AS bytes, sum(packets) AS packets, min(firstNs) AS firstNs, max(lastNs) AS lastNs
-         FROM live GROUP BY TaskId${groupColumns.map((c) => `, ${c}`).join('')}
+      `SELECT t.TaskName${groupColumns.map((c) => `, g.${c}`).join('')}, g.bytes, g.packets, g.firstNs, g.lastNs FROM (
+         SELECT s.TaskId${groupColumns.map((c) => `, r.${c}`).join('')}, sum(r.DeltaBytes) AS bytes, sum(r.DeltaPackets) AS packets, min(r.StartTimeNs) AS firstNs, max(r.EndTimeNs) AS lastNs
+         FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+         WHERE ${grown(b, query.taskName, query.range, query.filter)}
+         GROUP BY s.TaskId${groupColumns.map((c) => `, r.${c}`).join('')}
        ) g JOIN tasks t ON t.TaskId = g.TaskId
        ORDER BY g.${order} ${direction}${groupColumns.map((c) => `, g.${c}`).join('')}
        LIMIT ${b.bind(query.limit, INTEGER)} OFFSET ${b.bind(query.offset, INTEGER)}`,
@@ -194,29 +205,36 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
   async series(query: SeriesQuery): Promise<SeriesPoint[]> {
     const b = new Binder();
     const start = b.bind(query.range.startNs, BIGINT);
-    const bucket = b.bind(query.bucketNs, BIGINT);
-    const where = conditions(b, query.taskName, query.range.endNs, query.filter);
-    // Per segment and bucket the newest counters; a bucket's traffic is their growth since the
-    // segment's previous bucket (bucket -1: its state at the start).
-    const rows = await this.#rows(
-      `WITH per_bucket AS (
-         SELECT s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS},
-           CASE WHEN s.TimestampNs <= ${start} THEN -1 ELSE (s.TimestampNs - ${start} - 1) // ${bucket} END AS bucket,
-           max(r.PacketCount)::BIGINT AS p, max(r.ByteCount)::BIGINT AS y
-         FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
-         WHERE ${where}
-         GROUP BY s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS}, bucket
-       ), deltas AS (
-         SELECT TaskId, ${KEY_NAMES}, bucket,
-           p - coalesce(lag(p) OVER w, 0) AS dp, y - coalesce(lag(y) OVER w, 0) AS dy
-         FROM per_bucket WINDOW w AS (PARTITION BY TaskId, RunNo, PeriodId, ${KEY_NAMES} ORDER BY bucket)
-       ), per_key AS (
-         SELECT TaskId, bucket, sum(dp) AS dp, sum(dy) AS dy FROM deltas WHERE bucket >= 0 GROUP BY TaskId, bucket, ${KEY_NAMES}
-       )
-       SELECT t.TaskName, k.bucket, sum(k.dp) AS packets, sum(k.dy) AS bytes, count(*) FILTER (WHERE k.dp > 0) AS flows
-       FROM per_key k JOIN tasks t ON t.TaskId = k.TaskId GROUP BY t.TaskName, k.bucket ORDER BY t.TaskName, k.bucket`,
-      b,
-    );
+    const bucket = `(s.TimestampNs - ${start} - 1) // ${b.bind(query.bucketNs, BIGINT)}`;
+    const unfiltered = Object.values(query.filter).every((value) => value === undefined);
+    const statement = unfiltered
+      ? // Every snapshot row holds its rows' growth summed and how many grew. One task snapshot
+        // holds a flow once, so a bucket with one snapshot of a task has that many distinct flows:
+        // only buckets with several snapshots count their distinct keys from the rows.
+        `WITH snaps AS (
+           SELECT s.SnapshotId, s.TaskId, ${bucket} AS bucket, s.Bytes, s.Packets, s.Flows FROM snapshots s
+           WHERE ${snapshotConditions(b, query.taskName, query.range)} AND s.Packets > 0
+         ), per AS (
+           SELECT TaskId, bucket, sum(Bytes) AS bytes, sum(Packets) AS packets, sum(Flows) AS flows, count(*) AS n FROM snaps GROUP BY TaskId, bucket
+         ), several AS (
+           SELECT TaskId, bucket, count(*) AS flows FROM (
+             SELECT DISTINCT m.TaskId, m.bucket, ${KEY_COLUMNS}
+             FROM flow_metrics_raw r JOIN snaps m ON m.SnapshotId = r.SnapshotId JOIN per p ON p.TaskId = m.TaskId AND p.bucket = m.bucket
+             WHERE p.n > 1 AND r.DeltaPackets > 0
+           ) GROUP BY TaskId, bucket
+         )
+         SELECT t.TaskName, p.bucket, p.packets, p.bytes, coalesce(v.flows, p.flows) AS flows
+         FROM per p JOIN tasks t ON t.TaskId = p.TaskId LEFT JOIN several v ON v.TaskId = p.TaskId AND v.bucket = p.bucket
+         ORDER BY t.TaskName, p.bucket`
+      : `WITH per_key AS (
+           SELECT s.TaskId, ${bucket} AS bucket, sum(r.DeltaPackets) AS dp, sum(r.DeltaBytes) AS dy
+           FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
+           WHERE ${grown(b, query.taskName, query.range, query.filter)}
+           GROUP BY s.TaskId, bucket, ${KEY_COLUMNS}
+         )
+         SELECT t.TaskName, k.bucket, sum(k.dp) AS packets, sum(k.dy) AS bytes, count(*) AS flows
+         FROM per_key k JOIN tasks t ON t.TaskId = k.TaskId GROUP BY t.TaskName, k.bucket ORDER BY t.TaskName, k.bucket`;
+    const rows = await this.#rows(statement, b);
     return rows.map((row) => ({
       taskName: String(row.TaskName),
       bucketStartNs: query.range.startNs + toBig(row.bucket) * query.bucketNs,
@@ -331,10 +349,22 @@ function alertFilters(b: Binder, query: { rule?: string; taskName?: string }): s
   return where;
 }
 
-/** WHERE conditions on `r` (flow_metrics_raw) and `s` (snapshots) for a task, an end and a filter. */
-function conditions(b: Binder, taskName: string | undefined, endNs: bigint, filter: FlowFilter): string {
-  const where = [`s.TimestampNs <= ${b.bind(endNs, BIGINT)}`];
+/** WHERE conditions on `s` (snapshots) for a task and a range (start, end]. */
+function snapshotConditions(b: Binder, taskName: string | undefined, range: TimeRangeNs): string {
+  const where = [`s.TimestampNs <= ${b.bind(range.endNs, BIGINT)}`];
+  if (range.startNs !== undefined) where.push(`s.TimestampNs > ${b.bind(range.startNs, BIGINT)}`);
   if (taskName !== undefined) where.push(`s.TaskId = (SELECT TaskId FROM tasks WHERE TaskName = ${b.bind(taskName, VARCHAR)})`);
+  return where.join(' AND ');
+}
+
+/**
+ * WHERE conditions on `r` (flow_metrics_raw) and `s` (snapshots): the rows of a task in a range
+ * that match a filter and grew. Every flow's growth in (start, end] is the sum of its rows' growth
+ * recorded there (DeltaPackets/DeltaBytes, each over the segment's previous row): the segment's
+ * state at the end minus its state at the start, without finding either state.
+ */
+function grown(b: Binder, taskName: string | undefined, range: TimeRangeNs, filter: FlowFilter): string {
+  const where = [snapshotConditions(b, taskName, range), 'r.DeltaPackets > 0'];
   for (const [field, prefix] of [
     ['SrcIP', 'Src'],
     ['DstIP', 'Dst'],
@@ -351,34 +381,7 @@ function conditions(b: Binder, taskName: string | undefined, endNs: bigint, filt
   return where.join(' AND ');
 }
 
-/**
- * CTEs `seg` (per segment: state at the end and at the start) and `live` (segments that grew in
- * the range, with their growth as `packets`/`bytes`).
- */
-function segments(b: Binder, query: FlowRangeQuery): string {
-  const where = conditions(b, query.taskName, query.range.endNs, query.filter);
-  // without a start every state at the start is zero: no need to compute it
-  const start = query.range.startNs === undefined ? undefined : b.bind(query.range.startNs, BIGINT);
-  const startState =
-    start === undefined
-      ? '0::BIGINT AS startPackets, 0::BIGINT AS startBytes,'
-      : `coalesce(max(r.PacketCount) FILTER (WHERE s.TimestampNs <= ${start}), 0)::BIGINT AS startPackets,
-        coalesce(max(r.ByteCount) FILTER (WHERE s.TimestampNs <= ${start}), 0)::BIGINT AS startBytes,`;
-  return `seg AS (
-      SELECT s.TaskId AS TaskId, ${KEY_COLUMNS},
-        max(r.PacketCount)::BIGINT AS endPackets,
-        max(r.ByteCount)::BIGINT AS endBytes,
-        ${startState}
-        min(r.StartTimeNs) AS firstNs, max(r.EndTimeNs) AS lastNs
-      FROM flow_metrics_raw r JOIN snapshots s ON s.SnapshotId = r.SnapshotId
-      WHERE ${where}
-      GROUP BY s.TaskId, s.RunNo, s.PeriodId, ${KEY_COLUMNS}
-    ), live AS (
-      SELECT *, endPackets - startPackets AS packets, endBytes - startBytes AS bytes FROM seg WHERE endPackets > startPackets
-    )`;
-}
-
-/** Columns of `live` that a grouping by key fields needs (an address's family with the address). */
+/** Columns of flow_metrics_raw that a grouping by key fields needs (an address's family with the address). */
 function groupColumnsOf(fields: readonly KeyFieldName[]): string[] {
   const columns: string[] = [];
   if (fields.includes('SrcIP') || fields.includes('DstIP')) columns.push('Family');

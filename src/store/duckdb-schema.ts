@@ -13,7 +13,11 @@
  *   passed to the appender one by one cost about 8 µs a row; numbers also let queries filter by
  *   address without formatting every row.
  * - what every row of one task's snapshot shares (time, task, period, run) is kept once, in
- *   `snapshots`, and joined by SnapshotId: 13 narrow columns a row instead of 18.
+ *   `snapshots`, and joined by SnapshotId: 15 narrow columns a row instead of 20.
+ * - besides its cumulative counters, each row holds its growth since the flow's previous row of the
+ *   segment (DeltaBytes/DeltaPackets, segment-counters.ts), and each `snapshots` row the sums of
+ *   its rows' growth and how many grew (Bytes/Packets/Flows): range totals, top-N and series add
+ *   rows up instead of finding every segment's newest state (docs/query.md). Layout 3.
  *
  * `alerts` holds one row per alert notice (alert-rows.ts), written apart from the snapshots.
  *
@@ -23,7 +27,7 @@
  */
 
 /** Version of the layout below, kept in `netspectra_schema`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** `heavy_hitters.Type`: the QueryHeavyHitters types. */
 export const HEAVY_HITTER_TYPE = { count: 0, size: 1, spread: 2 } as const;
@@ -50,7 +54,10 @@ export const SCHEMA_STATEMENTS = [
   RunNo INTEGER NOT NULL,
   TaskId USMALLINT NOT NULL,
   TimestampNs BIGINT NOT NULL,
-  PeriodId BIGINT NOT NULL
+  PeriodId BIGINT NOT NULL,
+  Bytes UBIGINT NOT NULL,
+  Packets UBIGINT NOT NULL,
+  Flows UBIGINT NOT NULL
 )`,
   `CREATE TABLE IF NOT EXISTS flow_metrics_raw (
   SnapshotId INTEGER NOT NULL,
@@ -65,7 +72,9 @@ export const SCHEMA_STATEMENTS = [
   StartTimeNs BIGINT NOT NULL,
   EndTimeNs BIGINT NOT NULL,
   ByteCount UBIGINT NOT NULL,
-  PacketCount UBIGINT NOT NULL
+  PacketCount UBIGINT NOT NULL,
+  DeltaBytes UBIGINT NOT NULL,
+  DeltaPackets UBIGINT NOT NULL
 )`,
   `CREATE OR REPLACE MACRO ns_ipv4_text(lo) AS
   concat((lo >> 24) & 255, '.', (lo >> 16) & 255, '.', (lo >> 8) & 255, '.', lo & 255)`,

@@ -11,12 +11,13 @@ import duckdb from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { NetSpectraError } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
-import type { SnapshotWriter } from '../model/ports.js';
+import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
 import { KeySpec } from '../engine/flow-key.js';
 import { nanosWords, uint64Words } from './int64-words.js';
 import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS, SCHEMA_VERSION, STORE_TABLES } from './duckdb-schema.js';
 import { ALERT_COLUMNS, alertRow } from './alert-rows.js';
+import { TaskSegmentCounters, type SnapshotDeltas } from './segment-counters.js';
 
 export interface DuckDbStoreOptions {
   /** Database file; `:memory:` for a throw-away store. */
@@ -31,8 +32,8 @@ export interface DuckDbStoreOptions {
 
 const CHUNK_ROWS = 2048;
 // flow_metrics_raw, in column order
-const RAW_TYPES: DuckDBType[] = [INTEGER, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT];
-const COL = { snapshotId: 0, family: 1, srcHi: 2, srcLo: 3, dstHi: 4, dstLo: 5, srcPort: 6, dstPort: 7, protocol: 8, startNs: 9, endNs: 10, bytes: 11, packets: 12 } as const;
+const RAW_TYPES: DuckDBType[] = [INTEGER, UTINYINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, USMALLINT, UTINYINT, BIGINT, BIGINT, UBIGINT, UBIGINT, UBIGINT, UBIGINT];
+const COL = { snapshotId: 0, family: 1, srcHi: 2, srcLo: 3, dstHi: 4, dstLo: 5, srcPort: 6, dstPort: 7, protocol: 8, startNs: 9, endNs: 10, bytes: 11, packets: 12, deltaBytes: 13, deltaPackets: 14 } as const;
 
 /**
  * A chunk column filled in a byte array and copied into the DuckDB vector in one call. Integers
@@ -107,6 +108,8 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
   readonly #taskIds = new Map<string, number>();
   /** Per task: the period and epoch of the last snapshot stored (see FlowColumns.changedEpoch). */
   readonly #written = new Map<string, { periodId: number; epoch: number }>();
+  /** Per task, every flow's counters as last stored in this period: each row's growth (segment-counters.ts). */
+  readonly #counters = new TaskSegmentCounters();
 
   constructor(options: DuckDbStoreOptions) {
     this.#options = options;
@@ -124,13 +127,21 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
       const next = (await this.#connection.runAndReadAll('SELECT (SELECT coalesce(max(RunNo), 0) + 1 FROM runs), (SELECT coalesce(max(SnapshotId), 0) + 1 FROM snapshots)')).getRowsJS();
       this.#runNo = Number(next[0]![0]);
       this.#nextSnapshotId = Number(next[0]![1]);
-      const insert = await this.#connection.prepare('INSERT INTO runs VALUES ($1, $2, make_timestamp($3::BIGINT), $4, $5)');
-      insert.bindInteger(1, this.#runNo);
-      insert.bindVarchar(2, this.#options.runId);
-      insert.bindBigInt(3, BigInt(Date.now()) * 1000n);
-      insert.bindVarchar(4, this.#options.inputs.join('\n'));
-      insert.bindVarchar(5, this.#options.tool);
-      await insert.run();
+      // a run resumed after a crash (a JetStream engine, docs/pipeline.md) goes on under its RunNo
+      const known = await this.#connection.prepare('SELECT RunNo FROM runs WHERE RunId = $1');
+      known.bindVarchar(1, this.#options.runId);
+      const resumed = (await known.runAndReadAll()).getRowsJS()[0]?.[0];
+      if (resumed !== undefined) {
+        this.#runNo = Number(resumed);
+      } else {
+        const insert = await this.#connection.prepare('INSERT INTO runs VALUES ($1, $2, make_timestamp($3::BIGINT), $4, $5)');
+        insert.bindInteger(1, this.#runNo);
+        insert.bindVarchar(2, this.#options.runId);
+        insert.bindBigInt(3, BigInt(Date.now()) * 1000n);
+        insert.bindVarchar(4, this.#options.inputs.join('\n'));
+        insert.bindVarchar(5, this.#options.tool);
+        await insert.run();
+      }
       for (const row of (await this.#connection.runAndReadAll('SELECT TaskId, TaskName FROM tasks')).getRowObjectsJson()) {
         this.#taskIds.set(row.TaskName as string, Number(row.TaskId));
       }
@@ -203,6 +214,28 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
     }
   }
 
+  /**
+   * Remove the rows `runId` wrote from period `periodId` on, before a resumed JetStream engine
+   * replays those periods into the same run (the same RunNo, see start()): rows
+   * carry their growth, so the crashed process's rows and the replay's would both be counted.
+   * The next snapshot of every task then starts its segment afresh.
+   */
+  async forgetFrom(from: RunPeriod): Promise<void> {
+    const connection = this.connection;
+    try {
+      const doomed = 'SELECT s.SnapshotId FROM snapshots s JOIN runs u ON u.RunNo = s.RunNo WHERE u.RunId = $1 AND s.PeriodId >= $2';
+      for (const statement of [`DELETE FROM flow_metrics_raw WHERE SnapshotId IN (${doomed})`, `DELETE FROM snapshots WHERE SnapshotId IN (${doomed})`, 'DELETE FROM heavy_hitters WHERE RunId = $1 AND PeriodId >= $2']) {
+        const prepared = await connection.prepare(statement);
+        prepared.bindVarchar(1, from.runId);
+        prepared.bindBigInt(2, BigInt(from.periodId));
+        await prepared.run();
+      }
+    } catch (error) {
+      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot remove run ${from.runId}'s rows from period ${from.periodId} on in ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+    }
+    this.#written.clear();
+  }
+
   async stop(): Promise<void> {
     this.#connection?.closeSync();
     this.#connection = undefined;
@@ -235,10 +268,12 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
     // Everything on a new period (or the first snapshot); else only what changed since the last one.
     // epochs only grow within a run: a smaller or equal one is another run's snapshot, written whole
     const since = previous === undefined || previous.periodId !== snapshot.periodId || flows.epoch <= previous.epoch ? -1 : previous.epoch;
+    const counters = this.#counters.of(task.name, flows.keyWords, since === -1);
     if (flows.count === 0) return;
     const spec = new KeySpec(task.keyFields);
     const kw = flows.keyWords;
-    const snapshotId = await this.#snapshotRow(connection, snapshot, await this.#taskId(connection, task));
+    const deltas = counters.deltas(flows, since);
+    const snapshotId = await this.#snapshotRow(connection, snapshot, await this.#taskId(connection, task), deltas);
     const columns = {
       snapshotId: new NumericColumn(4),
       family: new NumericColumn(1),
@@ -253,6 +288,8 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
       endNs: new NumericColumn(8),
       bytes: new NumericColumn(8),
       packets: new NumericColumn(8),
+      deltaBytes: new NumericColumn(8),
+      deltaPackets: new NumericColumn(8),
     };
     for (let row = 0; row < CHUNK_ROWS; row++) columns.snapshotId.set32(row, snapshotId);
     const appender = await connection.createAppender('flow_metrics_raw');
@@ -283,6 +320,8 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
           columns.endNs.setNanos(rows, flows.lastSeconds[f]!, flows.lastNanos[f]!);
           columns.bytes.set64(rows, flows.bytes[f]!);
           columns.packets.set64(rows, flows.packets[f]!);
+          columns.deltaBytes.set64(rows, deltas.bytes[f]!);
+          columns.deltaPackets.set64(rows, deltas.packets[f]!);
           rows++;
         }
         if (rows === 0) break;
@@ -305,17 +344,21 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
     } finally {
       appender.closeSync();
     }
+    counters.commit(flows, deltas);
   }
 
-  /** The `snapshots` row every flow row of this task's snapshot points to. */
-  async #snapshotRow(connection: DuckDBConnection, snapshot: GroupSnapshot, taskId: number): Promise<number> {
+  /** The `snapshots` row every flow row of this task's snapshot points to, with the rows' growth summed. */
+  async #snapshotRow(connection: DuckDBConnection, snapshot: GroupSnapshot, taskId: number, deltas: SnapshotDeltas): Promise<number> {
     const id = this.#nextSnapshotId++;
-    const insert = await connection.prepare('INSERT INTO snapshots VALUES ($1, $2, $3, $4, $5)');
+    const insert = await connection.prepare('INSERT INTO snapshots VALUES ($1, $2, $3, $4, $5, $6, $7, $8)');
     insert.bindInteger(1, id);
     insert.bindInteger(2, this.#runNo);
     insert.bindUSmallInt(3, taskId);
     insert.bindBigInt(4, nanosBig(snapshot.time));
     insert.bindBigInt(5, BigInt(snapshot.periodId));
+    insert.bindUBigInt(6, BigInt(deltas.totalBytes));
+    insert.bindUBigInt(7, BigInt(deltas.totalPackets));
+    insert.bindUBigInt(8, BigInt(deltas.growing));
     await insert.run();
     return id;
   }

@@ -5,7 +5,7 @@
  * them); `onFailing` / `onRecovered` fire on the transitions only, so a store that is down for an
  * hour gives two log lines, not one per snapshot.
  */
-import type { SnapshotWriter } from '../model/ports.js';
+import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
 
 export interface WriterMeasurements {
@@ -81,6 +81,11 @@ export class InstrumentedWriter implements SnapshotWriter {
       m.lastWriteSeconds = (performance.now() - started) / 1000;
       m.writeSeconds += m.lastWriteSeconds;
     }
+  }
+
+  /** Passed through (not measured: it is no snapshot write). */
+  async forgetFrom(from: RunPeriod): Promise<void> {
+    await this.inner.forgetFrom?.(from);
   }
 
   async stop(): Promise<void> {

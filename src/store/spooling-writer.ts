@@ -14,13 +14,16 @@
  * - Durable across restarts: spool files are named by sequence and written atomically (temp file,
  *   then rename); a process that starts with a non-empty spool sends it first.
  * - At-least-once: a spooled snapshot is deleted only after the inner write succeeded. A write
- *   that times out after the server stored it is sent again; queries that take the newest row per
- *   flow (`argMax`) are unaffected by such a repeat.
+ *   that times out after the server stored it is sent again; the ClickHouse store reads back what
+ *   it may have stored before such a repeat, so repeated rows carry no growth.
+ * - `forgetFrom` (a resumed JetStream engine) keeps its place in the order: while anything is
+ *   spooled it is spooled too (a small `.nsforget` file) and done by the inner writer between the
+ *   snapshots before and after it.
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNetSpectraError, NetSpectraError, type ErrorCode } from '../model/errors.js';
-import type { SnapshotWriter } from '../model/ports.js';
+import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from './snapshot-file.js';
 
@@ -52,6 +55,8 @@ export interface SpoolStats {
 }
 
 const SUFFIX = '.nssnap';
+/** A spooled `forgetFrom` (JSON RunPeriod). */
+const FORGET_SUFFIX = '.nsforget';
 
 export class SpoolingWriter implements SnapshotWriter {
   readonly description: string;
@@ -87,7 +92,7 @@ export class SpoolingWriter implements SnapshotWriter {
     this.#stopped = false;
     // the folder is made when the first snapshot is spooled, not before: most runs never need it
     const names = (await readdir(this.#options.directory).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error))))
-      .filter((n) => n.endsWith(SUFFIX))
+      .filter((n) => n.endsWith(SUFFIX) || n.endsWith(FORGET_SUFFIX))
       .sort();
     for (const name of names) this.#files.push({ name, bytes: (await stat(join(this.#options.directory, name))).size });
     const last = names.at(-1);
@@ -124,6 +129,28 @@ export class SpoolingWriter implements SnapshotWriter {
       }
     }
     await this.#spool(snapshot);
+    this.#scheduleDrain(this.#backoff);
+  }
+
+  /** The inner writer's forgetFrom, in order with the writes (see the module comment). */
+  forgetFrom(from: RunPeriod): Promise<void> {
+    const run = this.#writes.then(() => this.#forget(from));
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #forget(from: RunPeriod): Promise<void> {
+    if (this.#inner.forgetFrom === undefined) return;
+    if (this.#files.length === 0 && this.#innerStarted && this.#draining === undefined) {
+      try {
+        await this.#inner.forgetFrom(from);
+        return;
+      } catch (error) {
+        if (!this.#retryable(error)) throw error;
+        this.#unreachable(error);
+      }
+    }
+    await this.#append([Buffer.from(JSON.stringify(from))], FORGET_SUFFIX, 'a deletion');
     this.#scheduleDrain(this.#backoff);
   }
 
@@ -178,8 +205,15 @@ export class SpoolingWriter implements SnapshotWriter {
         `${this.#inner.description} is unreachable and its spool ${this.#options.directory} is full (${used} of ${this.#options.maxBytes} bytes); the ${snapshot.group} snapshot of ${new Date(snapshot.time.seconds * 1000).toISOString()} was not kept`,
       );
     }
+    await this.#append(parts, SUFFIX, 'a snapshot');
+    this.#stats.spooled++;
+  }
+
+  /** A new spool file, written atomically, at the end of the queue. */
+  async #append(parts: readonly Uint8Array[], suffix: string, what: string): Promise<void> {
+    const size = parts.reduce((sum, p) => sum + p.length, 0);
     await mkdir(this.#options.directory, { recursive: true });
-    const name = `${String(this.#nextSequence++).padStart(12, '0')}${SUFFIX}`;
+    const name = `${String(this.#nextSequence++).padStart(12, '0')}${suffix}`;
     const path = join(this.#options.directory, name);
     const temporary = `${path}.tmp`;
     try {
@@ -193,10 +227,9 @@ export class SpoolingWriter implements SnapshotWriter {
       await rename(temporary, path);
     } catch (cause) {
       await rm(temporary, { force: true });
-      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot spool a snapshot for ${this.#inner.description} to ${path}: ${(cause as Error).message}`, { cause });
+      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot spool ${what} for ${this.#inner.description} to ${path}: ${(cause as Error).message}`, { cause });
     }
     this.#files.push({ name, bytes: size });
-    this.#stats.spooled++;
   }
 
   #scheduleDrain(delayMs: number): void {
@@ -220,11 +253,14 @@ export class SpoolingWriter implements SnapshotWriter {
       while (this.#files.length > 0 && !this.#stopped) {
         const file = this.#files[0]!;
         const path = join(this.#options.directory, file.name);
-        const snapshot = decodeSnapshotFile(new Uint8Array(await readFile(path)));
-        await this.#inner.write(snapshot);
+        if (file.name.endsWith(FORGET_SUFFIX)) {
+          await this.#inner.forgetFrom?.(JSON.parse(await readFile(path, 'utf8')) as RunPeriod);
+        } else {
+          await this.#inner.write(decodeSnapshotFile(new Uint8Array(await readFile(path))));
+          this.#stats.replayed++;
+        }
         await rm(path, { force: true });
         this.#files.shift();
-        this.#stats.replayed++;
       }
       this.#stats.reachable = true;
       this.#backoff = 0;

@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { NetSpectraError, type ErrorCode } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
-import type { AlertQueryStore, FlowQueryStore, SnapshotWriter } from '../model/ports.js';
+import type { AlertQueryStore, FlowQueryStore, RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { StoreHealth } from '../model/query.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
 import type { DuckDbStoreOptions } from './duckdb-store.js';
@@ -31,6 +31,8 @@ export type ToWriterThread =
   | { type: 'write'; id: number; snapshot: GroupSnapshot }
   // alert notices, in order with the writes: sent before `stop`, stored before the file closes
   | { type: 'alerts'; id: number; records: readonly AlertRecord[] }
+  // a resumed JetStream engine's replay is about to write these periods again (SnapshotWriter.forgetFrom)
+  | { type: 'forget'; id: number; from: RunPeriod }
   | { type: 'stop'; id: number }
   | { type: 'query'; id: number; method: StoreQueryMethod; args: unknown[] };
 
@@ -46,6 +48,8 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
   readonly #spec: WriterSpec;
   #worker: Worker | undefined;
   #nextId = 1;
+  /** Writes ended (snapshots and alerts): the query store's version. */
+  #writes = 0;
   readonly #pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
 
   constructor(spec: WriterSpec) {
@@ -78,12 +82,30 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
   }
 
   async write(snapshot: GroupSnapshot): Promise<void> {
-    await this.#call({ type: 'write', id: 0, snapshot });
+    try {
+      await this.#call({ type: 'write', id: 0, snapshot });
+    } finally {
+      this.#writes++;
+    }
   }
 
   /** Alert notices into the same file by the same thread, its one writer (DuckDbStore.writeAlerts). */
   async writeAlerts(records: readonly AlertRecord[]): Promise<void> {
-    if (records.length > 0) await this.#call({ type: 'alerts', id: 0, records });
+    if (records.length === 0) return;
+    try {
+      await this.#call({ type: 'alerts', id: 0, records });
+    } finally {
+      this.#writes++;
+    }
+  }
+
+  /** DuckDbStore.forgetFrom on the thread, in order with the writes. */
+  async forgetFrom(from: RunPeriod): Promise<void> {
+    try {
+      await this.#call({ type: 'forget', id: 0, from });
+    } finally {
+      this.#writes++;
+    }
   }
 
   async stop(): Promise<void> {
@@ -111,6 +133,8 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
     };
     return {
       description: this.description,
+      // answers asked before a write ends may or may not hold it: its end changes the version
+      version: () => this.#writes,
       start: async () => undefined,
       stop: async () => undefined,
       health: async (): Promise<StoreHealth> => {

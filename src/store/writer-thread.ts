@@ -81,6 +81,7 @@ port.on('message', (message: ToWriterThread) => {
         open = true;
       } else if (message.type === 'write') await store.write(message.snapshot);
       else if (message.type === 'alerts') await store.writeAlerts(message.records);
+      else if (message.type === 'forget') await store.forgetFrom(message.from);
       else await stop();
     }),
   );

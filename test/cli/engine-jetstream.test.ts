@@ -7,8 +7,9 @@
  *   consumers resume; the totals per 5-tuple equal the capture's truth (nothing lost, nothing
  *   counted twice).
  * - an engine SIGKILLed mid-stream and started again with the same flags: it resumes the run and
- *   period of its checkpoint and replays from there; the newest row per flow per period per run,
- *   summed, equals the truth.
+ *   period of its checkpoint, deletes what the killed process wrote from that period on, and
+ *   replays from there; the newest row per flow per period per run, summed, equals the truth, and
+ *   so do the query service's totals (which sum the rows' growth).
  * - the checkpoint rule: a restart after a period boundary resumes the checkpointed period of the
  *   same run and replays exactly the messages after the reset.
  * - without JetStream on the server, both commands refuse to start with a clear error.
@@ -30,6 +31,8 @@ import { PacketPublisher, partitionOfSource, partitionSubject } from '../../src/
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { openCaptureFile } from '../../src/capture/file-source.js';
 import { EngineService } from '../../src/cli/engine-service.js';
+import { QueryService } from '../../src/query/query-service.js';
+import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
@@ -203,11 +206,14 @@ describe('JetStream durable mode', { skip }, () => {
     let engine = await startEngine();
     const probe = runCli(['probe', '--jetstream', '--stream', stream, '--subject', subject, '--nats', nats.url, '--file', join(SHARED_PCAPS, CAPTURE), '--rate', '6000']);
     try {
-      // killed after at least one period end was checkpointed, while packets still arrive
+      // killed after at least one period end was checkpointed, while packets still arrive, and once
+      // rows of the checkpointed period are stored (the replay writes that period again)
       await waitFor(
         async () => {
           const m = await engine.metrics();
-          return (m.get('netspectra_engine_checkpoint_writes_total') ?? 0) >= 2 && (m.get('netspectra_engine_packets_received_total') ?? 0) >= 12_000;
+          if ((m.get('netspectra_engine_checkpoint_writes_total') ?? 0) < 2 || (m.get('netspectra_engine_packets_received_total') ?? 0) < 12_000) return false;
+          const period = m.get('netspectra_engine_checkpoint_period_id');
+          return Number(await clickhouse.query(`SELECT count() FROM js_kill.flow_metrics WHERE PeriodId = ${period}`)) > 0;
         },
         30_000,
         () => `a checkpoint and packets before the kill; engine: ${engine.child.output()}`,
@@ -245,6 +251,17 @@ describe('JetStream durable mode', { skip }, () => {
     assert.equal(stored.runs, 1, 'the restarted engine continued the run of its checkpoint');
     assert.ok(stored.periods >= 2, `rows of ${stored.periods} period(s)`);
     assertTruth(stored.flows);
+    // the query service sums the rows' growth: the killed process's rows of the replayed periods
+    // were deleted before the replay, or they would count twice
+    const reader = new ClickHouseQueryStore({ connection: { host: '127.0.0.1', port: clickhouse.httpPort, database: 'js_kill', username: clickhouse.username, password: clickhouse.password, cloud: false } });
+    await reader.start();
+    try {
+      const truth = [...truthFlows(CAPTURE).values()];
+      const want = { taskName: 'per_five_tuple', bytes: truth.reduce((sum, [, bytes]) => sum + bytes, 0), packets: truth.reduce((sum, [packets]) => sum + packets, 0), flows: truth.length };
+      assert.deepEqual(await new QueryService(reader).aggregateFlows({ taskName: 'per_five_tuple' }), [want]);
+    } finally {
+      await reader.stop();
+    }
   });
 
   test('checkpoint rule: a restart after a period boundary resumes the checkpointed period of the same run and replays exactly what came after the reset', async () => {

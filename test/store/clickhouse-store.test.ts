@@ -1,7 +1,8 @@
 /**
  * What only the ClickHouse store does (the shared behaviour is in flow-store-contract.test.ts):
  * upgrading the original's tables, refusing mismatching ones, connection and credential errors
- * with stable codes, and a write that fails during an outage and succeeds when written again.
+ * with stable codes, a write that fails during an outage and succeeds when written again, the
+ * growth each row carries (DeltaBytes/DeltaPackets), and queries over a table the original wrote.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,9 @@ import { KeySpec } from '../../src/engine/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { NetSpectraError, type ErrorCode } from '../../src/model/errors.js';
 import type { GroupSnapshot } from '../../src/model/snapshot.js';
+import { parseAddress } from '../../src/model/ip.js';
+import type { AddressMatch } from '../../src/model/query.js';
+import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { identifier, sql } from '../../src/store/clickhouse-sql.js';
 import { ClickHouseStore, clickHouseUrl } from '../../src/store/clickhouse-store.js';
 import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
@@ -113,7 +117,7 @@ describe('ClickHouse store against a private server', { skip: clickHouseSkip }, 
         const names = (table: string) => columns.filter((c) => c.table === table).map((c) => c.name);
         assert.deepEqual(names('flow_metrics'), [
           ...['Timestamp', 'TaskName', 'SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol', 'StartTime', 'EndTime', 'ByteCount', 'PacketCount'],
-          ...['TimestampNs', 'StartTimeNs', 'EndTimeNs', 'PeriodId', 'RunId', 'EngineId'],
+          ...['TimestampNs', 'StartTimeNs', 'EndTimeNs', 'PeriodId', 'RunId', 'EngineId', 'DeltaBytes', 'DeltaPackets', 'HasDeltas', 'KeyHash'],
         ]);
         assert.deepEqual(names('heavy_hitters'), ['Timestamp', 'TaskName', 'Flow', 'Value', 'Type', 'TimestampNs', 'PeriodId', 'RunId', 'EngineId']);
 
@@ -233,8 +237,148 @@ describe('ClickHouse store against a private server', { skip: clickHouseSkip }, 
       const reference = referenceFlows(all.slice(0, 2100), ['SrcIP']);
       assert.equal(latest.length, reference.size);
       for (const { SrcIP, p } of latest) assert.equal(Number(p), reference.get(JSON.stringify({ SrcIP }))?.packets);
+      // the failed write did not advance the counters: the growth of the rows adds up to every packet once
+      const grown = async (): Promise<Map<string, number>> => {
+        const rows = await store.select<{ SrcIP: string; p: string }>(sql`SELECT SrcIP, sum(DeltaPackets) AS p FROM ${identifier('outage', 'flow_metrics')} GROUP BY SrcIP`);
+        return new Map(rows.map(({ SrcIP, p }) => [JSON.stringify({ SrcIP }), Number(p)]));
+      };
+      assert.deepEqual(await grown(), new Map([...reference].map(([key, flow]) => [key, flow.packets])));
+
+      // a spooled snapshot of this run, written by another process (a later start): its store
+      // reads the run's counters back, so the rows carry only what grew
+      for (const b of fillBatches(all.slice(2100), 512)) table.ingest(b);
+      const nextProcess = new ClickHouseStore({ connection: connection('outage'), runId: 'r-later', requestTimeoutMs: 5000 });
+      await nextProcess.start();
+      try {
+        await nextProcess.write({ ...snapshot(1_700_000_300), runId: 'r' });
+      } finally {
+        await nextProcess.stop();
+      }
+      assert.deepEqual(await grown(), new Map([...referenceFlows(all, ['SrcIP'])].map(([key, flow]) => [key, flow.packets])));
     } finally {
       await store.stop();
+    }
+  });
+
+  test("every row carries its growth since the flow's previous row of its segment: snapshots, a period reset, a restart", async () => {
+    const database = 'deltas';
+    const packets = randomPackets(4000, 21, 40);
+    const steps = [
+      { run: 'a', period: 1_700_000_000, at: 1_700_000_030, packets: packets.slice(0, 1000) },
+      { run: 'a', period: 1_700_000_000, at: 1_700_000_060, packets: packets.slice(1000, 2000) },
+      { run: 'a', period: 1_700_000_060, at: 1_700_000_090, packets: packets.slice(2000, 3000) },
+      { run: 'b', period: 1_700_000_060, at: 1_700_000_120, packets: packets.slice(3000) },
+    ] as const;
+    const stores = new Map(['a', 'b'].map((run) => [run, new ClickHouseStore({ connection: connection(database), runId: run, engineId: 'e' })]));
+    let table = new ExactFlowTable(new KeySpec(['SrcIP']));
+    for (const [i, step] of steps.entries()) {
+      const store = stores.get(step.run)!;
+      if (i === 0 || step.period !== steps[i - 1]!.period || step.run !== steps[i - 1]!.run) {
+        table = new ExactFlowTable(new KeySpec(['SrcIP']));
+        await store.start();
+      }
+      for (const b of fillBatches(step.packets, 512)) table.ingest(b);
+      await store.write({ group: 'exact', time: { seconds: step.at, nanos: 0 }, periodId: step.period, reason: 'interval', tasks: [{ kind: 'exact', name: 'per_src', keyFields: ['SrcIP'], memoryBytes: 0, flows: table.toColumns() }] });
+    }
+    for (const store of stores.values()) await store.stop();
+
+    const reader = new ClickHouseStore({ connection: connection(database), runId: 'reader' });
+    await reader.start();
+    try {
+      const rows = await reader.select<{ segment: string; SrcIP: string; PacketCount: string; ByteCount: string; DeltaPackets: string; DeltaBytes: string }>(
+        sql`SELECT concat(RunId, '/', toString(PeriodId), '/', SrcIP) AS segment, SrcIP, PacketCount, ByteCount, DeltaPackets, DeltaBytes
+            FROM ${identifier(database, 'flow_metrics')} ORDER BY segment, TimestampNs`,
+      );
+      let previous = { segment: '', packets: 0, bytes: 0 };
+      let grewFromEarlierRow = 0;
+      const sums = new Map<string, number>();
+      for (const row of rows) {
+        if (row.segment !== previous.segment) previous = { segment: row.segment, packets: 0, bytes: 0 };
+        else grewFromEarlierRow++;
+        assert.equal(Number(row.DeltaPackets), Number(row.PacketCount) - previous.packets, row.segment);
+        assert.equal(Number(row.DeltaBytes), Number(row.ByteCount) - previous.bytes, row.segment);
+        previous = { segment: row.segment, packets: Number(row.PacketCount), bytes: Number(row.ByteCount) };
+        const key = JSON.stringify({ SrcIP: row.SrcIP });
+        sums.set(key, (sums.get(key) ?? 0) + Number(row.DeltaPackets));
+      }
+      assert.ok(grewFromEarlierRow > 0, 'some flows have several rows in one segment');
+      assert.deepEqual(sums, new Map([...referenceFlows(packets, ['SrcIP'])].map(([key, flow]) => [key, flow.packets])));
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  test("a table the original and an older build wrote (rows without growth) is totalled with ours: totals, flows, series", async () => {
+    const database = 'original_rows';
+    await server.query(`CREATE DATABASE ${database}`);
+    const original = originalClient(database);
+    const row = (seconds: number, SrcIP: string, packets: number, bytes: number): Record<string, unknown> => ({
+      Timestamp: seconds,
+      TaskName: 'per_src',
+      SrcIP,
+      DstIP: null,
+      SrcPort: null,
+      DstPort: null,
+      Protocol: null,
+      StartTime: 1_599_999_990,
+      EndTime: seconds - 1,
+      ByteCount: bytes,
+      PacketCount: packets,
+    });
+    try {
+      await original.command({ query: ORIGINAL_FLOW_METRICS });
+      // cumulative rows, the newest per flow being its state: 198.18.0.1 grows 1 → 3 packets
+      await original.insert({ table: 'flow_metrics', format: 'JSONEachRow', values: [row(1_600_000_000, '198.18.0.1', 1, 100), row(1_600_000_100, '198.18.0.1', 3, 300), row(1_600_000_100, '198.18.0.2', 2, 50)] });
+    } finally {
+      await original.close();
+    }
+    const ours = exactSnapshot(['SrcIP'], 1500, 31);
+    const store = new ClickHouseStore({ connection: connection(database), runId: 'run', engineId: 'e' });
+    await store.start();
+    await store.write({ ...ours.snapshot, tasks: ours.snapshot.tasks.map((task) => ({ ...task, name: 'per_src' })) });
+    await store.stop();
+    const reference = referenceFlows(ours.packets, ['SrcIP']);
+    const mine = [...reference.values()].reduce((sum, flow) => ({ packets: sum.packets + flow.packets, bytes: sum.bytes + flow.bytes }), { packets: 0, bytes: 0 });
+    // rows of a NetSpectra build before the growth columns: run, engine and period set, no growth
+    // (HasDeltas 0): 198.18.0.3 grows 2 → 5 packets in one period, then 4 in the next
+    await server.query(
+      `INSERT INTO ${database}.flow_metrics (Timestamp, TaskName, SrcIP, StartTime, EndTime, ByteCount, PacketCount, TimestampNs, StartTimeNs, EndTimeNs, PeriodId, RunId, EngineId) VALUES ` +
+        [
+          [1_600_000_200, 2, 20, 1_600_000_150],
+          [1_600_000_260, 5, 50, 1_600_000_150],
+          [1_600_000_320, 4, 40, 1_600_000_300],
+        ]
+          .map(([at, packets, bytes, period]) => `(${at}, 'per_src', '198.18.0.3', ${period}, ${at! - 1}, ${bytes}, ${packets}, ${at}000000000, ${period}000000000, ${at! - 1}000000000, ${period}, 'older-build', 'e')`)
+          .join(', '),
+    );
+
+    const reader = new ClickHouseQueryStore({ connection: connection(database) });
+    await reader.start();
+    try {
+      const S = 1_000_000_000n;
+      const totals = (startNs: bigint | undefined, endNs: bigint) => reader.flowTotals({ taskName: 'per_src', range: startNs === undefined ? { endNs } : { startNs, endNs }, filter: {} });
+      assert.deepEqual(await totals(undefined, 2_000_000_000n * S), [{ taskName: 'per_src', packets: 5 + 9 + mine.packets, bytes: 350 + 90 + mine.bytes, flows: 3 + reference.size }]);
+      assert.deepEqual(await totals(1_600_000_000n * S, 1_600_000_100n * S), [{ taskName: 'per_src', packets: 4, bytes: 250, flows: 2 }]);
+      assert.deepEqual(await totals(1_600_000_200n * S, 1_600_000_320n * S), [{ taskName: 'per_src', packets: 3 + 4, bytes: 30 + 40, flows: 1 }], "the older build's rows: growth within a period, then a new period");
+      assert.deepEqual(await totals(1_650_000_000n * S, 2_000_000_000n * S), [{ taskName: 'per_src', packets: mine.packets, bytes: mine.bytes, flows: reference.size }]);
+
+      const address = (text: string): AddressMatch => ({ text, ...parseAddress(text)! });
+      const flows = await reader.flows({ taskName: 'per_src', range: { endNs: 2_000_000_000n * S }, filter: { SrcIP: address('198.18.0.1') }, groupBy: ['SrcIP'], orderBy: 'bytes', descending: true, limit: 10, offset: 0 });
+      assert.deepEqual(flows, [{ taskName: 'per_src', key: { SrcIP: '198.18.0.1' }, packets: 3, bytes: 300, firstSeenNs: 1_599_999_990n * S, lastSeenNs: 1_600_000_099n * S }]);
+      const top = await reader.flows({ taskName: 'per_src', range: { endNs: 2_000_000_000n * S }, filter: {}, groupBy: ['SrcIP'], orderBy: 'packets', descending: true, limit: 10_000, offset: 0 });
+      assert.equal(top.length, reference.size + 3);
+      assert.deepEqual(top.find((flow) => flow.key.SrcIP === '198.18.0.2')?.packets, 2);
+
+      const series = await reader.series({ taskName: 'per_src', range: { startNs: 1_599_999_950n * S, endNs: 1_600_000_150n * S }, bucketNs: 100n * S, filter: {} });
+      assert.deepEqual(
+        series.map((point) => [point.bucketStartNs, point.packets, point.bytes, point.flows]),
+        [
+          [1_599_999_950n * S, 1, 100, 1],
+          [1_600_000_050n * S, 4, 250, 2],
+        ],
+      );
+    } finally {
+      await reader.stop();
     }
   });
 

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { ClickHouseConfig } from '../../src/config/schema.js';
 import { KeySpec } from '../../src/engine/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
+import { NetSpectraError } from '../../src/model/errors.js';
+import type { SnapshotWriter } from '../../src/model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot } from '../../src/model/snapshot.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../../src/store/snapshot-file.js';
@@ -32,6 +34,50 @@ test('snapshot file: exact columns and sketch lists round-trip; a truncated or f
     }
   }
   assert.throws(() => decodeSnapshotFile(new TextEncoder().encode('hello, world')), /not a NetSpectra snapshot file/);
+});
+
+test('forgetFrom keeps its place among spooled snapshots, also across a restart, and goes straight through when nothing is spooled', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'ns-spool-forget-'));
+  const calls: string[] = [];
+  let down = true;
+  const unreachable = (): NetSpectraError => new NetSpectraError('NS_ERR_CLICKHOUSE_UNREACHABLE', 'the server is away');
+  const inner: SnapshotWriter = {
+    description: 'fake',
+    start: async () => {
+      if (down) throw unreachable();
+    },
+    write: async (snapshot) => {
+      if (down) throw unreachable();
+      calls.push(`write ${snapshot.time.seconds}`);
+    },
+    forgetFrom: async (from) => {
+      if (down) throw unreachable();
+      calls.push(`forget ${from.runId} ${from.periodId}`);
+    },
+    stop: async () => undefined,
+  };
+  const at = (seconds: number): GroupSnapshot => ({ ...sketchSnapshot, time: { seconds, nanos: 0 } });
+  try {
+    let writer = new SpoolingWriter(inner, { directory, retryMinMs: 20, retryMaxMs: 50 });
+    await writer.start();
+    await writer.write(at(1));
+    await writer.forgetFrom({ runId: 'r', periodId: 7 });
+    await writer.write(at(2));
+    await writer.stop();
+    assert.deepEqual(calls, []);
+    assert.deepEqual((await readdir(directory)).sort(), ['000000000001.nssnap', '000000000002.nsforget', '000000000003.nssnap']);
+
+    down = false;
+    writer = new SpoolingWriter(inner, { directory, retryMinMs: 20, retryMaxMs: 50 });
+    await writer.start();
+    assert.ok(await writer.drain(5000));
+    await writer.forgetFrom({ runId: 'r', periodId: 8 });
+    await writer.stop();
+    assert.deepEqual(calls, ['write 1', 'forget r 7', 'write 2', 'forget r 8']);
+    assert.deepEqual(await readdir(directory), []);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 });
 
 describe('spooling writer in front of a ClickHouse that goes away', { skip: clickHouseSkip }, () => {
