@@ -5,31 +5,44 @@
  *    rows (default 1,000,000 × 10 = 10,000,000) through the real writer: snapshots a minute apart
  *    holding every flow's cumulative counters, a period reset halfway, plus heavy-hitter and
  *    super-spreader lists.
- * 2. Serves it with the real HTTP API (auth on, as deployed) on a loopback port, warms it up, then
- *    drives it with autocannon at a fixed `--rate` (requests/s) for `--duration` seconds over a mix
+ * 2. Serves it with the real HTTP API (auth on, as deployed) on a loopback port, times each route
+ *    alone without cache, measures the load tool's own latency floor against a server that answers
+ *    at once (autocannon's rate limiting adds tens of ms at the p99 with 50 connections; 20 by
+ *    default), asks every route once (dashboards already open), then drives it with autocannon in
+ *    a child process at a fixed `--rate` (requests/s) for `--duration` seconds over a mix
  *    of routes — what the dashboard and Grafana ask: tasks, health, AggregateFlows over a recent
  *    range and over all time, top sources and flows, a 60-bucket series, a flow-search page, heavy
  *    hitters, Grafana's query.
  *    The API's query cache (`--cache-ttl` ms, default 2000 as deployed; 0 turns it off) lets
- *    identical requests share answers, as many dashboards refreshing the same panels would.
+ *    identical requests share answers, as many dashboards refreshing the same panels would. It
+ *    keeps answers while the store's version is unchanged: `--changes-every S` (default 10)
+ *    changes it every S seconds, as `serve` writing a snapshot every 10 s would, so every cached
+ *    answer is asked again after each change; 0 keeps it fixed, as `netspectra api` serving a
+ *    file read-only (which cannot change) does.
  * 3. Prints the overall p50/p99 (autocannon), per-route p50/p99 (the server's own /metrics), the
  *    achieved rate and errors, and the ratio of p99 to the 50 ms target.
  *
- *   node dist/bench/http-bench.js [--flows N] [--snapshots N] [--rate N] [--duration S] [--connections N] [--mix all|light]
+ *   node dist/bench/http-bench.js [--flows N] [--snapshots N] [--rate N] [--duration S] [--connections N] [--mix all|light] [--cache-ttl MS] [--changes-every S]
  */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createHttpApi } from '../src/api/http-server.js';
 import { KeySpec } from '../src/engine/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../src/model/flow.js';
+import type { AlertQueryStore, FlowQueryStore } from '../src/model/ports.js';
 import { PacketBatch } from '../src/model/packet.js';
 import { QueryService } from '../src/query/query-service.js';
 import { DuckDbQueryStore } from '../src/store/duckdb-query.js';
 import { DuckDbStore } from '../src/store/duckdb-store.js';
+import { SCHEMA_VERSION } from '../src/store/duckdb-schema.js';
 
 interface AutocannonResult {
   latency: { p50: number; p99: number; average: number; max: number };
@@ -39,9 +52,16 @@ interface AutocannonResult {
   non2xx: number;
   duration: number;
 }
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
-// autocannon ships no types; this is the part of its API used here
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+/** autocannon in its own process (http-load.ts), off the server's event loop. */
+function autocannon(options: Record<string, unknown>): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./http-load.js', import.meta.url));
+    child.once('message', (result) => resolve(result as AutocannonResult));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the load generator exited with ${code} before answering`)));
+    child.send(options);
+  });
+}
 
 const { values } = parseArgs({
   options: {
@@ -49,9 +69,10 @@ const { values } = parseArgs({
     snapshots: { type: 'string', default: '10' },
     rate: { type: 'string', default: '500' },
     duration: { type: 'string', default: '30' },
-    connections: { type: 'string', default: '50' },
+    connections: { type: 'string', default: '20' },
     mix: { type: 'string', default: 'all' },
     'cache-ttl': { type: 'string', default: '2000' },
+    'changes-every': { type: 'string', default: '10' },
     'generate-only': { type: 'boolean', default: false },
   },
 });
@@ -69,7 +90,8 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minim
 const root = new URL('../../', import.meta.url).pathname;
 const cache = join(root, 'bench', '.cache');
 mkdirSync(cache, { recursive: true });
-const storePath = join(cache, `http-bench-${flows}x${snapshots}.duckdb`);
+// the layout in the name: a store cached by a build with another layout is generated again
+const storePath = join(cache, `http-bench-${flows}x${snapshots}-layout${SCHEMA_VERSION}.duckdb`);
 
 /** `count` distinct flows (≈ count/256 sources, 256 destinations, TCP/UDP), one packet each per call, sizes varied. */
 function ingestFlows(count: number, snapshot: number, ingest: (batch: PacketBatch) => void): void {
@@ -138,7 +160,24 @@ if (values['generate-only']) process.exit(0);
 
 const store = new DuckDbQueryStore({ path: storePath });
 await store.start();
-const service = new QueryService(store);
+const changesEveryMs = Number(values['changes-every']) * 1000;
+// the file cannot change; a store being written (serve) changes at every snapshot
+const served: FlowQueryStore & AlertQueryStore = {
+  description: store.description,
+  version: changesEveryMs > 0 ? () => Math.floor(Date.now() / changesEveryMs) : store.version,
+  start: () => store.start(),
+  stop: () => store.stop(),
+  health: () => store.health(),
+  tasks: () => store.tasks(),
+  flowTotals: (query) => store.flowTotals(query),
+  flows: (query) => store.flows(query),
+  series: (query) => store.series(query),
+  sketchList: (query) => store.sketchList(query),
+  sketchSnapshots: (taskName, range, limit) => store.sketchSnapshots(taskName, range, limit),
+  alerts: (query) => store.alerts(query),
+  activeAlerts: (query) => store.activeAlerts(query),
+};
+const service = new QueryService(served);
 const cacheTtlMs = Number(values['cache-ttl']);
 const api = createHttpApi({ queryService: service, authTokens: [TOKEN], listenAddr: '127.0.0.1:0', cacheTtlMs, log: (line) => console.log(`  ${line}`) });
 await api.start();
@@ -193,9 +232,32 @@ await cold.stop();
 console.log('== one request at a time, no cache (after a warm-up of the store)');
 for (const [route, ms] of single) console.log(`  ${route.padEnd(36)} ${fmt(ms, 1).padStart(8)} ms`);
 
+// The load tool's own floor: the same rate and connections against a server that answers at once.
+// (autocannon's rate limiting alone adds tens of ms at the p99 with many connections.)
+{
+  const empty = createServer((_request, response) => response.end('{}')).listen(0, '127.0.0.1');
+  await once(empty, 'listening');
+  const { port } = empty.address() as AddressInfo;
+  const floor = await autocannon({ url: `http://127.0.0.1:${port}`, pipelining: 1, connections, duration: 5, overallRate: rate });
+  empty.close();
+  console.log(`== the load tool alone (${rate} req/s, ${connections} connections, 5 s, a server that answers at once): p50 ${floor.latency.p50} ms, p99 ${floor.latency.p99} ms`);
+}
+
+// the served API's cache warmed as by dashboards already open: every route asked once
+for (const request of mix) {
+  const response = await fetch(`${api.url}${request.path}`, { method: request.method, headers: { authorization: `Bearer ${TOKEN}`, ...(request.headers ?? {}) }, ...(request.body === undefined ? {} : { body: request.body }) });
+  if (response.status !== 200) throw new Error(`${request.path}: HTTP ${response.status} ${await response.text()}`);
+}
+
 const [load1] = loadavg();
-console.log(`== load: ${rate} requests/s for ${duration} s, ${connections} connections, mix "${values.mix}" (${mix.length} routes, round robin), cache ${cacheTtlMs} ms`);
+console.log(
+  `== load: ${rate} requests/s for ${duration} s, ${connections} connections, mix "${values.mix}" (${mix.length} routes, round robin), cache ${cacheTtlMs} ms, ` +
+    (changesEveryMs > 0 ? `store changes every ${changesEveryMs / 1000} s` : 'store never changes (a file served read-only)'),
+);
 console.log(`  machine: ${cpus().length} CPUs, load average before ${load1!.toFixed(2)}`);
+// how long the server's event loop was held up (requests wait for it, whatever their handler costs)
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 const result = await autocannon({
   url: api.url,
   // one request per connection at a time, as browsers and Grafana do
@@ -208,6 +270,7 @@ const result = await autocannon({
   headers: { authorization: `Bearer ${TOKEN}` },
   requests: mix,
 });
+loopDelay.disable();
 const [loadAfter] = loadavg();
 const metrics = await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
 const quantile = (route: string, q: string): number => {
@@ -219,10 +282,12 @@ for (const route of [...new Set(mix.map((r) => r.path.split('?')[0]!))]) console
 console.log(`  requests: ${fmt(result.requests.total)} in ${result.duration} s (${fmt(result.requests.average)} /s), errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}`);
 console.log(`  latency (client side): p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`);
 console.log(`  p99 / target (${TARGET_P99_MS} ms at ${rate} req/s): ${(result.latency.p99 / TARGET_P99_MS).toFixed(2)} ${result.latency.p99 <= TARGET_P99_MS ? '(met)' : '(missed)'}`);
+console.log(`  server event loop delay: p50 ${fmt(loopDelay.percentile(50) / 1e6, 1)} ms, p99 ${fmt(loopDelay.percentile(99) / 1e6, 1)} ms, max ${fmt(loopDelay.max / 1e6, 1)} ms`);
 console.log(`  load average after: ${loadAfter!.toFixed(2)}`);
 const cacheLine = /^netspectra_http_query_cache_total\{result="hit"\} (\d+)$/m.exec(metrics);
+const staleLine = /^netspectra_http_query_cache_total\{result="stale"\} (\d+)$/m.exec(metrics);
 const missLine = /^netspectra_http_query_cache_total\{result="miss"\} (\d+)$/m.exec(metrics);
-console.log(`  query cache: ${cacheLine?.[1] ?? 0} hits, ${missLine?.[1] ?? 0} store calls`);
+console.log(`  query cache: ${cacheLine?.[1] ?? 0} hits, ${staleLine?.[1] ?? 0} stale answers given while renewed, ${missLine?.[1] ?? 0} store calls`);
 
 await api.stop();
 await store.stop();

@@ -58,7 +58,7 @@ export class HttpRequestMetrics {
   }
 
   /** Prometheus text; `storeUp` is the store's health now (1 or 0). */
-  render(storeUp: boolean, cache?: { hits: number; misses: number }): string {
+  render(storeUp: boolean, cache?: { hits: number; staleHits: number; misses: number }): string {
     const text = new PrometheusText();
     text.family(
       'netspectra_http_requests_total',
@@ -77,8 +77,9 @@ export class HttpRequestMetrics {
     text.family('netspectra_http_request_duration_seconds', 'summary', `HTTP API request latency by route (quantiles over the last ${this.#window} requests of the route)`, latency);
     text.single('netspectra_http_unauthorized_total', 'counter', 'HTTP API requests refused for a missing or wrong token', this.unauthorized);
     if (cache !== undefined) {
-      text.family('netspectra_http_query_cache_total', 'counter', 'Query answers reused (hit: cached or shared with an identical request in flight) or asked of the store (miss)', [
+      text.family('netspectra_http_query_cache_total', 'counter', 'Query answers reused (hit: fresh or shared with an identical request in flight; stale: given while renewed in the background) or asked of the store (miss)', [
         { value: cache.hits, labels: { result: 'hit' } },
+        { value: cache.staleHits, labels: { result: 'stale' } },
         { value: cache.misses, labels: { result: 'miss' } },
       ]);
     }

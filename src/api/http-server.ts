@@ -66,6 +66,12 @@ export interface HttpApiOptions {
    */
   cacheTtlMs?: number;
   /**
+   * How long after its TTL an answer is still given at once while it is renewed in the background
+   * (ms); 0: an expired answer is asked again and waited for.
+   * @default 10000
+   */
+  cacheStaleMs?: number;
+  /**
    * How long stop() lets requests in flight finish before closing their connections (ms).
    * @default 5000
    */
@@ -118,7 +124,7 @@ export class HttpApiServer implements HttpApi {
 
   constructor(options: HttpApiOptions) {
     this.#options = options;
-    this.#cache = new QueryCache({ ttlMs: options.cacheTtlMs ?? 2000 });
+    this.#cache = new QueryCache({ ttlMs: options.cacheTtlMs ?? 2000, staleMs: options.cacheStaleMs ?? 10_000, version: () => options.queryService.store.version?.() });
     // digests of equal length, so the comparison's time tells nothing about a token's length
     this.#tokenDigests = (options.authTokens ?? []).filter((t) => t !== '').map(digest);
   }

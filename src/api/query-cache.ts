@@ -6,17 +6,27 @@
  * dashboard shown on several screens, or Grafana panels refreshing together, ask the same
  * questions at once, and each one can scan millions of rows.
  *
- * Identical requests in flight share one store call (single flight); answers are kept for `ttlMs`;
- * failures are never kept. Bounded by `maxEntries` (oldest dropped first).
+ * Identical requests in flight share one store call (single flight); answers are fresh for
+ * `ttlMs`, and beyond it while the store's version (FlowQueryStore.version) is unchanged — a file
+ * served read-only never changes, `serve`'s store changes at each snapshot; for `staleMs` after that an answer is still given at once while one store call in the
+ * background renews it (stale-while-revalidate), so panels that refresh every few seconds never
+ * wait for a scan after the first. Failures are never kept (a failed renewal leaves the old answer
+ * to its stale window). Bounded by `maxEntries` (oldest dropped first).
  */
 import type { QueryService } from '../query/query-service.js';
 
 export interface QueryCacheOptions {
   /**
-   * How long an answer is reused (ms); 0 turns the cache off (in-flight sharing stays).
+   * How long an answer is fresh (ms); 0 turns the cache off (in-flight sharing stays).
    * @default 2000
    */
   ttlMs?: number;
+  /**
+   * How long after that an answer is still given while it is renewed in the background (ms); 0:
+   * an expired answer is asked again and waited for.
+   * @default 10000
+   */
+  staleMs?: number;
   /**
    * Most answers kept.
    * @default 1000
@@ -24,30 +34,61 @@ export interface QueryCacheOptions {
   maxEntries?: number;
   /** The clock; tests pass their own. */
   nowMs?: () => number;
+  /**
+   * The store's version (FlowQueryStore.version): an answer stays fresh past its TTL while the
+   * version it was asked at is still the store's, since nothing it depends on has changed.
+   */
+  version?: () => number | undefined;
+}
+
+interface Answer {
+  at: number;
+  version: number | undefined;
+  value: Promise<unknown>;
 }
 
 export class QueryCache {
   readonly #ttlMs: number;
+  readonly #staleMs: number;
   readonly #maxEntries: number;
   readonly #nowMs: () => number;
-  readonly #answers = new Map<string, { at: number; value: Promise<unknown> }>();
+  readonly #version: () => number | undefined;
+  readonly #answers = new Map<string, Answer>();
   readonly #inFlight = new Map<string, Promise<unknown>>();
   hits = 0;
   misses = 0;
+  /** Answers given stale while being renewed (not in hits; their renewals are misses). */
+  staleHits = 0;
 
   constructor(options: QueryCacheOptions = {}) {
     this.#ttlMs = options.ttlMs ?? 2000;
+    this.#staleMs = this.#ttlMs > 0 ? (options.staleMs ?? 10_000) : 0;
     this.#maxEntries = options.maxEntries ?? 1000;
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#version = options.version ?? (() => undefined);
   }
 
-  /** The answer of `compute` for `key`: reused while fresh, shared while in flight. */
-  async get<T>(key: string, compute: () => Promise<T>): Promise<T> {
+  /**
+   * The answer of `compute` for `key`: reused while fresh, given and renewed while stale, shared
+   * while in flight. `health`: fresh for the TTL alone whatever the version says, and given stale
+   * for one more TTL at most — a store that went away shows within two TTLs.
+   */
+  async get<T>(key: string, compute: () => Promise<T>, health = false): Promise<T> {
     const now = this.#nowMs();
     const cached = this.#answers.get(key);
     if (cached !== undefined) {
-      if (now - cached.at < this.#ttlMs) {
+      const age = now - cached.at;
+      if (age < this.#ttlMs || (!health && cached.version !== undefined && cached.version === this.#version())) {
         this.hits++;
+        return cached.value as Promise<T>;
+      }
+      if (age < this.#ttlMs + (health ? Math.min(this.#ttlMs, this.#staleMs) : this.#staleMs)) {
+        this.staleHits++;
+        if (!this.#inFlight.has(key)) {
+          this.misses++;
+          // a failed renewal is not kept and not reported here: the next request past the stale window asks and sees it
+          this.#compute(key, compute).catch(() => undefined);
+        }
         return cached.value as Promise<T>;
       }
       this.#answers.delete(key);
@@ -58,22 +99,29 @@ export class QueryCache {
       return pending as Promise<T>;
     }
     this.misses++;
+    return this.#compute(key, compute);
+  }
+
+  clear(): void {
+    this.#answers.clear();
+  }
+
+  async #compute<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    // the version before asking: a change while the store answers makes this answer stale
+    const version = this.#version();
     const value = compute();
     this.#inFlight.set(key, value);
     try {
       const result = await value;
       if (this.#ttlMs > 0) {
-        this.#answers.set(key, { at: this.#nowMs(), value });
+        this.#answers.delete(key);
+        this.#answers.set(key, { at: this.#nowMs(), version, value });
         while (this.#answers.size > this.#maxEntries) this.#answers.delete(this.#answers.keys().next().value!);
       }
       return result;
     } finally {
       this.#inFlight.delete(key);
     }
-  }
-
-  clear(): void {
-    this.#answers.clear();
   }
 }
 
@@ -91,10 +139,14 @@ export function cacheKey(method: string, request: unknown): string {
 /** What the HTTP routes ask of the query service. */
 export type QueryMethods = Pick<QueryService, 'health' | 'tasks' | 'aggregateFlows' | 'traceFlow' | 'heavyHitters' | 'sketchSnapshots' | 'top' | 'search' | 'series' | 'alerts' | 'activeAlerts'>;
 
-/** The query service's questions through the cache; health is always asked afresh. */
+/**
+ * The query service's questions through the cache. Health too, by its age only: a monitor or a
+ * dashboard polling it many times a second asks the store about once per TTL, and a store that
+ * went away shows within two TTLs. (/readyz asks afresh.)
+ */
 export function cachedQueries(service: QueryService, cache: QueryCache): QueryMethods {
   return {
-    health: () => service.health(),
+    health: () => cache.get('health', () => service.health(), true),
     tasks: () => cache.get('tasks', () => service.tasks()),
     aggregateFlows: (request) => cache.get(cacheKey('aggregate', request), () => service.aggregateFlows(request)),
     traceFlow: (request) => cache.get(cacheKey('trace', request), () => service.traceFlow(request)),

@@ -11,7 +11,7 @@ import { jsonOf, startWorld, type HttpWorld } from './http-kit.js';
 
 test('single flight, TTL, failures not kept, bounded', async () => {
   let now = 0;
-  const cache = new QueryCache({ ttlMs: 1000, maxEntries: 2, nowMs: () => now });
+  const cache = new QueryCache({ ttlMs: 1000, staleMs: 0, maxEntries: 2, nowMs: () => now });
   let calls = 0;
   let release: (value: number) => void = () => {};
   const slow = (): Promise<number> => {
@@ -34,6 +34,64 @@ test('single flight, TTL, failures not kept, bounded', async () => {
   const off = new QueryCache({ ttlMs: 0 });
   assert.equal(await off.get('a', async () => 1), 1);
   assert.equal(await off.get('a', async () => 2), 2, 'ttl 0: nothing kept');
+});
+
+test('stale while revalidate: an expired answer is given at once while one background call renews it; past the stale window it is waited for', async () => {
+  let now = 0;
+  const cache = new QueryCache({ ttlMs: 1000, staleMs: 5000, nowMs: () => now });
+  let calls = 0;
+  let release: (value: number) => void = () => {};
+  const slow = (): Promise<number> => {
+    calls++;
+    return new Promise<number>((resolve) => (release = resolve));
+  };
+  const first = cache.get('a', slow);
+  release(1);
+  assert.equal(await first, 1);
+  now = 1500; // stale: the old answer at once, one renewal for two requests
+  assert.deepEqual(await Promise.all([cache.get('a', slow), cache.get('a', slow)]), [1, 1]);
+  assert.equal(calls, 2, 'one background renewal');
+  release(2);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await cache.get('a', slow), 2, 'the renewed answer, fresh again');
+  assert.equal(calls, 2);
+  // a failed renewal keeps the old answer for its stale window, then the failure is seen
+  now = 3000;
+  assert.equal(await cache.get('a', () => Promise.reject(new Error('store down'))), 2);
+  await new Promise((resolve) => setImmediate(resolve));
+  now = 6000;
+  assert.equal(await cache.get('a', async () => 3), 2, 'still within 1 s + 5 s of the renewed answer (at 1500)');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await cache.get('a', async () => 4), 3, 'the successful renewal');
+  now = 20_000;
+  await assert.rejects(cache.get('a', () => Promise.reject(new Error('store down'))), /store down/, 'past the stale window: asked and waited for');
+  assert.deepEqual([cache.hits, cache.staleHits, cache.misses], [2, 4, 5]);
+});
+
+test('an answer stays fresh past its TTL while the store version is unchanged, and goes stale when it changes', async () => {
+  let now = 0;
+  let version: number | undefined = 5;
+  const cache = new QueryCache({ ttlMs: 1000, staleMs: 0, nowMs: () => now, version: () => version });
+  assert.equal(await cache.get('a', async () => 1), 1);
+  now = 60_000;
+  assert.equal(await cache.get('a', async () => 2), 1, 'same version an hour later: nothing changed');
+  version = 6;
+  assert.equal(await cache.get('a', async () => 3), 3, 'a write changed the version: asked again');
+  // a change while the store answers leaves the answer tagged with the version it was asked at
+  let release: (value: number) => void = () => {};
+  version = 7;
+  now = 120_000;
+  const asked = cache.get('a', () => new Promise<number>((resolve) => (release = resolve)));
+  version = 8;
+  release(4);
+  assert.equal(await asked, 4);
+  now = 122_000;
+  assert.equal(await cache.get('a', async () => 5), 5, 'asked at version 7, the store is at 8: stale');
+  version = undefined;
+  now = 122_500;
+  assert.equal(await cache.get('a', async () => 6), 5, 'a store that cannot tell: the TTL alone');
+  now = 123_000;
+  assert.equal(await cache.get('a', async () => 7), 7);
 });
 
 test('cache keys: bigints exact, property order irrelevant, undefined dropped', () => {
