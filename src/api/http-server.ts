@@ -12,6 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
@@ -32,6 +33,12 @@ export interface HttpApiOptions {
    * @default []
    */
   authTokens?: readonly string[];
+  /**
+   * Origins whose pages may call the API from a browser (`api.cors_origins`; `*`: any). Empty: no
+   * CORS headers (same origin only).
+   * @default []
+   */
+  corsOrigins?: readonly string[];
   /**
    * `host:port` (`api.http_listen_addr`); port 0 takes a free port (see `url`).
    * @default "127.0.0.1:8080"
@@ -226,6 +233,18 @@ export class HttpApiServer implements HttpApi {
       const route = request.routeOptions.url ?? 'unmatched';
       this.#metrics.record(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     });
+
+    const corsOrigins = options.corsOrigins ?? [];
+    if (corsOrigins.length > 0) {
+      // Preflights are answered before auth (they carry no token); the answers themselves still
+      // need one. Tokens travel in a header, never in cookies, so no credentials mode.
+      await app.register(fastifyCors, {
+        origin: corsOrigins.includes('*') ? '*' : [...corsOrigins],
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['authorization', 'content-type'],
+        maxAge: 600,
+      });
+    }
 
     await app.register(fastifySwagger, {
       openapi: {

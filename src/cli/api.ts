@@ -135,6 +135,7 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
       http = createHttpApi({
         queryService,
         authTokens: config.api.authTokens,
+        corsOrigins: config.api.corsOrigins,
         listenAddr: httpListenAddr,
         staticRoot: values.static ?? DEFAULT_STATIC_ROOT,
         log: (line) => io.stderr.write(`${line}\n`),

@@ -72,7 +72,7 @@ export interface ServeOptions {
    * The HTTP API (REST, Grafana, /metrics of the API) and the dashboard; undefined: none.
    * `listenAddr` port 0 takes a free port.
    */
-  http?: { listenAddr: string; authTokens: readonly string[]; staticRoot: string };
+  http?: { listenAddr: string; authTokens: readonly string[]; corsOrigins?: readonly string[]; staticRoot: string };
   /** Where the serve process's own /metrics and /healthz listen; undefined: no endpoint. */
   metricsListen?: ListenAddress;
   /** Evaluate the alerter's rules (alerter.*). @default true */
@@ -248,6 +248,7 @@ export class ServeService extends EventEmitter<ServeEvents> implements AsyncDisp
         this.#http = createHttpApi({
           queryService: this.#queryService,
           authTokens: o.http.authTokens,
+          corsOrigins: o.http.corsOrigins ?? [],
           listenAddr: o.http.listenAddr,
           staticRoot: o.http.staticRoot,
           log: (line) => this.#log(line),

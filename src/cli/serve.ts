@@ -177,7 +177,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       ...(workers === undefined ? {} : { workers }),
       rpcListenAddr,
       ...(rpcTls === undefined ? {} : { rpcTls }),
-      ...(values['no-http'] ? {} : { http: { listenAddr: httpListenAddr, authTokens: config.api.authTokens, staticRoot: values.static ?? DEFAULT_STATIC_ROOT } }),
+      ...(values['no-http'] ? {} : { http: { listenAddr: httpListenAddr, authTokens: config.api.authTokens, corsOrigins: config.api.corsOrigins, staticRoot: values.static ?? DEFAULT_STATIC_ROOT } }),
       ...(metricsListen === undefined ? {} : { metricsListen }),
       ...(values['no-alerts'] ? { alerting: false } : {}),
       log: (line) => io.stderr.write(`netspectra serve: ${line}\n`),

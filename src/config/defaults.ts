@@ -122,7 +122,7 @@ export const WEBHOOK_DEFAULTS: Readonly<Omit<WebhookConfig, 'url'>> = deepFreeze
 
 /** The configuration used when no `--config` is given. Deeply frozen. */
 export const DEFAULT_CONFIG: NetSpectraConfig = deepFreeze({
-  api: { rpcListenAddr: '127.0.0.1:50051', httpListenAddr: '127.0.0.1:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '', authTokens: [] },
+  api: { rpcListenAddr: '127.0.0.1:50051', httpListenAddr: '127.0.0.1:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '', authTokens: [], corsOrigins: [] },
   ai: {
     provider: 'openai',
     apiKey: '',

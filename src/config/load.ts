@@ -562,7 +562,7 @@ const TOP_KEYS = ['api', 'ai', 'probe', 'alerter', 'smtp', 'aggregator'] as cons
 
 function readConfig(ctx: Context, root: Raw | undefined): NetSpectraConfig {
   const top = new Section(ctx, '', { line: 1, col: 1 }, root, TOP_KEYS);
-  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr', 'rpc_tls_cert_file', 'rpc_tls_key_file', 'auth_tokens'], ['grpc_listen_addr']));
+  const api = readApi(top.child('api', ['rpc_listen_addr', 'http_listen_addr', 'rpc_tls_cert_file', 'rpc_tls_key_file', 'auth_tokens', 'cors_origins'], ['grpc_listen_addr']));
   const ai = readAi(top.child('ai', ['provider', 'api_key', 'model', 'base_url', 'rpc_listen_addr', 'timeout', 'max_retries', 'auth_token', 'max_sessions', 'max_buffered_chunks', 'session_ttl', 'session_idle_timeout'], ['grpc_listen_addr']));
   const probe = readProbe(top.child('probe', ['nats_url', 'subject', 'format', 'partitions', 'jetstream', 'stream', 'stream_max_age', 'stream_max_bytes', 'persistence']));
   const { alerter, rulePositions } = readAlerter(top.child('alerter', ['enabled', 'check_interval', 'ai_analysis', 'notifiers', 'rules']));
@@ -601,7 +601,31 @@ function readApi(section: Section): ApiConfig {
     rpcTlsCertFile,
     rpcTlsKeyFile,
     authTokens: authTokens(section),
+    corsOrigins: corsOrigins(section),
   };
+}
+
+/** Origins allowed by CORS: `*`, or exactly what a browser sends as Origin (`scheme://host[:port]`). */
+function corsOrigins(section: Section): string[] {
+  const items = section.list('cors_origins');
+  if (items === undefined) return DEFAULT_CONFIG.api.corsOrigins.slice();
+  return items.map((item, i) => {
+    const path = `${section.keyPath('cors_origins')}[${i}]`;
+    const origin = asString(item);
+    const expected = 'an origin like "https://grafana.example.com:3000" (scheme, host and port only), or "*"';
+    if (origin === undefined) invalid(section.ctx, path, item.pos, expected, item.kind === 'map' ? 'a mapping' : 'a list');
+    if (origin === '*') return origin;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      invalid(section.ctx, path, item.pos, expected, JSON.stringify(origin));
+    }
+    return origin;
+  });
 }
 
 /** Bearer tokens of the HTTP API. Empty items are dropped (`"${TOKEN:-}"` unset: no token); messages never show a token. */

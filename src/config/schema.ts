@@ -98,6 +98,14 @@ export interface ApiConfig {
    * @default []
    */
   authTokens: string[];
+  /**
+   * Origins whose browser pages may call the HTTP API (YAML `cors_origins`; new): e.g. a Grafana
+   * whose JSON datasource uses browser access, `https://grafana.example.com:3000`. Each is
+   * `scheme://host[:port]` exactly as browsers send it, or `*` for any. Empty: no CORS headers, so
+   * only pages of the API's own origin (its dashboard) can read its answers.
+   * @default []
+   */
+  corsOrigins: string[];
 }
 
 export interface AiConfig {

@@ -99,6 +99,34 @@ describe('HTTP API: auth, service routes, static files', () => {
     assert.deepEqual(quiet, []);
   });
 
+  test('CORS: only configured origins get the headers; preflights need no token, answers still do', async () => {
+    const grafana = 'https://grafana.example.com:3000';
+    const cors = createHttpApi({ queryService: world.service, authTokens: [TOKEN], corsOrigins: [grafana], listenAddr: '127.0.0.1:0', log: () => {} });
+    await cors.start();
+    try {
+      const preflight = await fetch(`${cors.url}/api/v1/top/sources?task=five`, {
+        method: 'OPTIONS',
+        headers: { origin: grafana, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), grafana);
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+      const answered = await fetch(`${cors.url}/api/v1/tasks`, { headers: { origin: grafana, authorization: `Bearer ${TOKEN}` } });
+      assert.equal(answered.status, 200);
+      assert.equal(answered.headers.get('access-control-allow-origin'), grafana);
+      const unauthorized = await fetch(`${cors.url}/api/v1/tasks`, { headers: { origin: grafana } });
+      assert.equal(unauthorized.status, 401, 'CORS lets the page read the answer, not skip the token');
+      const stranger = await fetch(`${cors.url}/api/v1/tasks`, { headers: { origin: 'https://evil.example', authorization: `Bearer ${TOKEN}` } });
+      assert.equal(stranger.headers.get('access-control-allow-origin'), null, 'another origin gets no CORS header');
+    } finally {
+      await cors.stop();
+    }
+    // without cors_origins: no CORS headers at all
+    const plain = await world.call('/api/v1/tasks', { headers: { origin: grafana } });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.get('access-control-allow-origin'), null);
+  });
+
   test('the OpenAPI document is valid JSON listing every route with its parameters', async () => {
     const doc = await jsonOf<{ openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown }>>; components: { securitySchemes: unknown } }>(
       await world.call('/openapi.json'),

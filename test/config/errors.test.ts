@@ -114,8 +114,22 @@ const cases: Case[] = [
     title: 'a section must be a mapping',
     source: 'api: 5\n',
     code: INVALID,
-    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, rpc_tls_cert_file, rpc_tls_key_file, auth_tokens, found 5',
+    message: 'test.yaml:1:6: api: expected a mapping with keys rpc_listen_addr, http_listen_addr, rpc_tls_cert_file, rpc_tls_key_file, auth_tokens, cors_origins, found 5',
     key: 'api',
+  },
+  {
+    title: 'a CORS origin with a path (or a bare host) is refused, quoting it',
+    source: 'api:\n  cors_origins:\n    - "https://grafana.example.com:3000/"\n',
+    code: INVALID,
+    message: 'test.yaml:3:7: api.cors_origins[0]: expected an origin like "https://grafana.example.com:3000" (scheme, host and port only), or "*", found "https://grafana.example.com:3000/"',
+    key: 'api.cors_origins[0]',
+  },
+  {
+    title: 'a CORS origin must be http or https',
+    source: 'api:\n  cors_origins: ["grafana.example.com"]\n',
+    code: INVALID,
+    message: 'test.yaml:2:18: api.cors_origins[0]: expected an origin like "https://grafana.example.com:3000" (scheme, host and port only), or "*", found "grafana.example.com"',
+    key: 'api.cors_origins[0]',
   },
   // Environment
   {

@@ -29,7 +29,7 @@ function assertDeeplyFrozen(value: unknown, path = 'config'): void {
 test("the original's latest config.yaml loads field by field", () => {
   const config = loadConfig({ file: fixture('original-config.yaml'), envFile: fixture('original.env'), env: {} });
 
-  assert.deepEqual(config.api, { rpcListenAddr: '0.0.0.0:50051', httpListenAddr: '0.0.0.0:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '', authTokens: [] });
+  assert.deepEqual(config.api, { rpcListenAddr: '0.0.0.0:50051', httpListenAddr: '0.0.0.0:8080', rpcTlsCertFile: '', rpcTlsKeyFile: '', authTokens: [], corsOrigins: [] });
   assert.deepEqual(config.ai, {
     provider: 'openai',
     apiKey: 'test-ai-key',
