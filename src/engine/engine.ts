@@ -287,7 +287,8 @@ export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
   const count = parts.reduce((sum, p) => sum + p.count, 0);
   const keyWords = parts[0]?.keyWords ?? 1;
   // partitions of a task are snapshotted together, so they close the same epoch
-  const out = allocateFlowColumns(count, keyWords, parts[0]?.epoch ?? 0, parts[0]?.sinceEpoch ?? -1);
+  const withIds = parts.every((p) => p.ids !== undefined);
+  const out = allocateFlowColumns(count, keyWords, parts[0]?.epoch ?? 0, parts[0]?.sinceEpoch ?? -1, withIds);
   let at = 0;
   for (const p of parts) {
     out.keys.set(p.keys.subarray(0, p.count * keyWords), at * keyWords);
@@ -298,6 +299,7 @@ export function concatColumns(parts: readonly FlowColumns[]): FlowColumns {
     out.lastSeconds.set(p.lastSeconds.subarray(0, p.count), at);
     out.lastNanos.set(p.lastNanos.subarray(0, p.count), at);
     out.changedEpoch.set(p.changedEpoch.subarray(0, p.count), at);
+    if (withIds) out.ids!.set(p.ids!.subarray(0, p.count), at);
     at += p.count;
   }
   return out;

@@ -30,6 +30,13 @@ export interface FlowColumns {
   /** The epoch this snapshot closes (flows changed after it get a higher epoch). */
   epoch: number;
   /**
+   * Per flow, a number that stays the same for the flow at every snapshot of the period by this
+   * engine (its table entry and partition): a hint for writers that follow flows from snapshot to
+   * snapshot (store/segment-counters.ts), which still compare the key. Not unique across engines or
+   * periods; absent where snapshots were not taken from an engine's tables (e.g. read from a spool).
+   */
+  ids?: Uint32Array;
+  /**
    * -1 for a complete snapshot; otherwise only the flows with `changedEpoch > sinceEpoch` are
    * here (a delta, for writers that store changes only; see SnapshotWriter.acceptsDeltas).
    */
@@ -111,10 +118,10 @@ export interface GroupSnapshot {
  * arrays (the whole packet path) and makes its recompiled code check for detachment on every
  * access. That deopt-and-recompile cycle cost more than the store's writing itself.
  */
-export function allocateFlowColumns(count: number, keyWords: number, epoch: number, sinceEpoch: number): FlowColumns {
+export function allocateFlowColumns(count: number, keyWords: number, epoch: number, sinceEpoch: number, withIds = false): FlowColumns {
   // doubles first, so every view is aligned
   const doubles = 4 * count;
-  const words = count * keyWords + 3 * count;
+  const words = count * keyWords + (withIds ? 4 : 3) * count;
   const buffer = new SharedArrayBuffer(doubles * 8 + words * 4);
   let at = 0;
   const f64 = (n: number): Float64Array => {
@@ -127,7 +134,7 @@ export function allocateFlowColumns(count: number, keyWords: number, epoch: numb
     at += n * 4;
     return view;
   };
-  return {
+  const columns: FlowColumns = {
     count,
     keyWords,
     packets: f64(count),
@@ -141,4 +148,6 @@ export function allocateFlowColumns(count: number, keyWords: number, epoch: numb
     epoch,
     sinceEpoch,
   };
+  if (withIds) columns.ids = u32(count);
+  return columns;
 }

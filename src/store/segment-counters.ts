@@ -37,12 +37,16 @@ export interface SnapshotDeltas {
  * The newest stored counters of every flow of one task's current segment.
  *
  * Hash lookups are the slow part: a million-flow segment's slots are 8 MiB, and a random read in
- * them costs about 150 ns on the project's VM, more than everything else a row costs. Two
- * shortcuts avoid most of them, without changing any result:
+ * them costs about 150 ns on the project's VM, more than everything else a row costs. Shortcuts
+ * avoid most of them, without changing any result (a shortcut's entry is used only when its key
+ * is the flow's):
  * - a snapshot holds each key once, so into an empty segment (a period's first snapshot) every
  *   flow is appended without a lookup, and the slots are filled only when a lookup is needed;
- * - an engine lists a period's flows in the same order at every snapshot, so the entry after the
- *   previous flow's is compared first.
+ * - snapshots taken from an engine carry a per-flow id that stays the same within the period
+ *   (FlowColumns.ids): the entry last seen with that id is compared first — sequential reads,
+ *   even for delta snapshots that skip most flows;
+ * - without ids, an engine still lists a period's flows in the same order at every snapshot, so
+ *   the entry after the previous flow's is compared first.
  */
 export class SegmentCounters {
   readonly keyWords: number;
@@ -56,6 +60,8 @@ export class SegmentCounters {
   #indexed = 0;
   /** The entry compared first for the next flow. */
   #next = 0;
+  /** Per FlowColumns id: its entry + 1 (0: none yet). */
+  #byId = new Int32Array(INITIAL_ENTRIES);
 
   constructor(keyWords: number) {
     this.keyWords = keyWords;
@@ -73,6 +79,7 @@ export class SegmentCounters {
     this.#count = 0;
     this.#indexed = 0;
     this.#next = 0;
+    this.#byId.fill(0);
   }
 
   /**
@@ -87,12 +94,24 @@ export class SegmentCounters {
     const kw = this.keyWords;
     const keys = flows.keys;
     const empty = this.#count === 0;
+    const ids = flows.ids;
+    // ids are about entries × partitions; a larger one (wrapped, or not an engine's) goes without a hint
+    const idLimit = Math.max(8 * (this.#count + n), 1 << 20);
     this.#next = 0; // every snapshot lists the flows from the start of the engine's order
     for (let f = 0; f < n; f++) {
       if (flows.changedEpoch[f]! <= since) continue;
       const at = f * kw;
       let entry: number;
-      if (empty) entry = this.#append(keys, at);
+      if (ids !== undefined && ids[f]! < idLimit) {
+        const id = ids[f]!;
+        if (id >= this.#byId.length) this.#growIds(id);
+        const hinted = this.#byId[id]! - 1;
+        if (hinted >= 0 && this.#same(hinted, keys, at)) entry = hinted;
+        else {
+          entry = empty ? this.#append(keys, at) : this.#findOrInsert(keys, at);
+          this.#byId[id] = entry + 1;
+        }
+      } else if (empty) entry = this.#append(keys, at);
       else if (this.#next < this.#count && this.#same(this.#next, keys, at)) entry = this.#next;
       else entry = this.#findOrInsert(keys, at);
       this.#next = entry + 1;
@@ -178,6 +197,14 @@ export class SegmentCounters {
     while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
     this.#slots[slot] = entry + 1;
     this.#indexed = entry + 1;
+  }
+
+  #growIds(id: number): void {
+    let length = this.#byId.length * 2;
+    while (length <= id) length *= 2;
+    const byId = new Int32Array(length);
+    byId.set(this.#byId);
+    this.#byId = byId;
   }
 
   #growEntries(): void {

@@ -12,8 +12,9 @@ import { allocateFlowColumns, type FlowColumns, type GroupSnapshot, type TaskSna
 
 const MAGIC = new TextEncoder().encode('NSSNAP1\n');
 
-type HeaderTask = Exclude<TaskSnapshot, { kind: 'exact' }> | (Omit<Extract<TaskSnapshot, { kind: 'exact' }>, 'flows'> & { flows: Omit<FlowColumns, ArrayKeys> });
-type ArrayKeys = 'keys' | 'packets' | 'bytes' | 'firstSeconds' | 'firstNanos' | 'lastSeconds' | 'lastNanos' | 'changedEpoch';
+// `hasIds`: the ids column follows the others (files written before ids existed have none)
+type HeaderTask = Exclude<TaskSnapshot, { kind: 'exact' }> | (Omit<Extract<TaskSnapshot, { kind: 'exact' }>, 'flows'> & { flows: Omit<FlowColumns, ArrayKeys> & { hasIds?: boolean } });
+type ArrayKeys = 'keys' | 'packets' | 'bytes' | 'firstSeconds' | 'firstNanos' | 'lastSeconds' | 'lastNanos' | 'changedEpoch' | 'ids';
 
 interface Header extends Omit<GroupSnapshot, 'tasks'> {
   tasks: HeaderTask[];
@@ -29,6 +30,7 @@ function columnsOf(flows: FlowColumns): ArrayBufferView[] {
     flows.firstNanos.subarray(0, flows.count),
     flows.lastNanos.subarray(0, flows.count),
     flows.changedEpoch.subarray(0, flows.count),
+    ...(flows.ids === undefined ? [] : [flows.ids.subarray(0, flows.count)]),
   ];
 }
 
@@ -41,7 +43,7 @@ export function encodeSnapshotFile(snapshot: GroupSnapshot): Uint8Array[] {
     tasks: snapshot.tasks.map((task): HeaderTask => {
       if (task.kind !== 'exact') return task;
       const { count, keyWords, epoch, sinceEpoch } = task.flows;
-      return { ...task, flows: { count, keyWords, epoch, sinceEpoch } };
+      return { ...task, flows: { count, keyWords, epoch, sinceEpoch, hasIds: task.flows.ids !== undefined } };
     }),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -78,8 +80,8 @@ export function decodeSnapshotFile(bytes: Uint8Array): GroupSnapshot {
   };
   const tasks = header.tasks.map((task): TaskSnapshot => {
     if (task.kind !== 'exact') return task;
-    const { count, keyWords, epoch, sinceEpoch } = task.flows;
-    const flows = allocateFlowColumns(count, keyWords, epoch, sinceEpoch);
+    const { count, keyWords, epoch, sinceEpoch, hasIds } = task.flows;
+    const flows = allocateFlowColumns(count, keyWords, epoch, sinceEpoch, hasIds === true);
     for (const column of columnsOf(flows)) new Uint8Array(column.buffer, column.byteOffset, column.byteLength).set(take(column.byteLength));
     return { ...task, flows };
   });

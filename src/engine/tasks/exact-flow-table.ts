@@ -349,7 +349,8 @@ export class ExactFlowTable {
       n = 0;
       for (let e = 0; e < this.#count; e++) if (words[e * stride * 2 + epochWord]! > sinceEpoch) n++;
     }
-    const out = allocateFlowColumns(n, kw, this.#epoch, sinceEpoch);
+    const out = allocateFlowColumns(n, kw, this.#epoch, sinceEpoch, true);
+    const ids = out.ids!;
     let row = 0;
     for (let e = 0; e < this.#count; e++) {
       const w = e * stride * 2;
@@ -358,6 +359,8 @@ export class ExactFlowTable {
       const k = row * kw;
       for (let i = 0; i < kw; i++) out.keys[k + i] = words[w + i]!;
       out.changedEpoch[row] = changed;
+      // entries never move within a period (a period reset clears the table): a stable id
+      ids[row] = e;
       const c = e * stride + this.#counterAt;
       out.packets[row] = doubles[c]!;
       out.bytes[row] = doubles[c + 1]!;
