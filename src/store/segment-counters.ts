@@ -60,6 +60,8 @@ export class SegmentCounters {
   #indexed = 0;
   /** The entry compared first for the next flow. */
   #next = 0;
+  /** Per entry its key's hash once it is in the slots: growing the slots does not hash keys again. */
+  #hashes = new Uint32Array(INITIAL_ENTRIES);
   /** Per FlowColumns id: its entry + 1 (0: none yet). */
   #byId = new Int32Array(INITIAL_ENTRIES);
 
@@ -179,7 +181,10 @@ export class SegmentCounters {
     const entry = this.#count;
     if (entry === this.#packets.length) this.#growEntries();
     this.#count = entry + 1;
-    this.#keys.set(keys.subarray(at, at + this.keyWords), entry * this.keyWords);
+    // a word at a time: subarray() would make an object per row
+    const kw = this.keyWords;
+    const stored = this.#keys;
+    for (let i = 0, e = entry * kw; i < kw; i++) stored[e + i] = keys[at + i]!;
     this.#packets[entry] = 0;
     this.#bytes[entry] = 0;
     return entry;
@@ -192,6 +197,7 @@ export class SegmentCounters {
 
   /** Put the next entry not in the slots (`entry` === #indexed) into them. */
   #index(entry: number, hash: number): void {
+    this.#hashes[entry] = hash;
     if ((entry + 1) * 2 > this.#slots.length) this.#growSlots();
     let slot = hash & this.#mask;
     while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
@@ -218,6 +224,9 @@ export class SegmentCounters {
     const bytes = new Float64Array(capacity);
     bytes.set(this.#bytes);
     this.#bytes = bytes;
+    const hashes = new Uint32Array(capacity);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
   }
 
   /** Twice the slots (at least two per entry), the indexed entries placed again. */
@@ -226,9 +235,9 @@ export class SegmentCounters {
     while (length < (this.#count + 1) * 2) length *= 2;
     const slots = new Int32Array(length);
     const mask = length - 1;
-    const kw = this.keyWords;
+    const hashes = this.#hashes;
     for (let entry = 0; entry < this.#indexed; entry++) {
-      let slot = murmur3Words(this.#keys, entry * kw, kw, SEED) & mask;
+      let slot = hashes[entry]! & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = entry + 1;
     }
