@@ -121,6 +121,7 @@ function* textRows(snapshot: GroupSnapshot): Generator<(string | number | null)[
       // every snapshot is its own period: the growth is the whole count
       f.bytes[i]!,
       f.packets[i]!,
+      1,
     ];
   }
 }
