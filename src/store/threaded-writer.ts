@@ -48,7 +48,7 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
   readonly #spec: WriterSpec;
   #worker: Worker | undefined;
   #nextId = 1;
-  /** Writes ended (snapshots and alerts): the query store's version. */
+  /** Changes ended (snapshots, alerts, forgets): the query store's version. */
   #writes = 0;
   readonly #pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
 
@@ -82,30 +82,17 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
   }
 
   async write(snapshot: GroupSnapshot): Promise<void> {
-    try {
-      await this.#call({ type: 'write', id: 0, snapshot });
-    } finally {
-      this.#writes++;
-    }
+    await this.#change({ type: 'write', id: 0, snapshot });
   }
 
   /** Alert notices into the same file by the same thread, its one writer (DuckDbStore.writeAlerts). */
   async writeAlerts(records: readonly AlertRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    try {
-      await this.#call({ type: 'alerts', id: 0, records });
-    } finally {
-      this.#writes++;
-    }
+    if (records.length > 0) await this.#change({ type: 'alerts', id: 0, records });
   }
 
   /** DuckDbStore.forgetFrom on the thread, in order with the writes. */
   async forgetFrom(from: RunPeriod): Promise<void> {
-    try {
-      await this.#call({ type: 'forget', id: 0, from });
-    } finally {
-      this.#writes++;
-    }
+    await this.#change({ type: 'forget', id: 0, from });
   }
 
   async stop(): Promise<void> {
@@ -153,6 +140,15 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
       alerts: (request) => query('alerts', request),
       activeAlerts: (request) => query('activeAlerts', request),
     };
+  }
+
+  /** A message that changes the file: its end (done or failed) changes the query store's version. */
+  async #change(message: ToWriterThread): Promise<void> {
+    try {
+      await this.#call(message);
+    } finally {
+      this.#writes++;
+    }
   }
 
   #call(message: ToWriterThread): Promise<unknown> {
