@@ -44,9 +44,8 @@ export interface SnapshotDeltas {
  *   flow is appended without a lookup, and the slots are filled only when a lookup is needed;
  * - snapshots taken from an engine carry a per-flow id that stays the same within the period
  *   (FlowColumns.ids): the entry last seen with that id is compared first — sequential reads,
- *   even for delta snapshots that skip most flows;
- * - without ids, an engine still lists a period's flows in the same order at every snapshot, so
- *   the entry after the previous flow's is compared first.
+ *   even for delta snapshots that skip most flows. Snapshots without ids (a spool file of an
+ *   older build) take the hash lookup.
  */
 export class SegmentCounters {
   readonly keyWords: number;
@@ -58,8 +57,6 @@ export class SegmentCounters {
   #count = 0;
   /** Entries [0, #indexed) are in the slots. */
   #indexed = 0;
-  /** The entry compared first for the next flow. */
-  #next = 0;
   /** Per entry its key's hash once it is in the slots: growing the slots does not hash keys again. */
   #hashes = new Uint32Array(INITIAL_ENTRIES);
   /** Per FlowColumns id: its entry + 1 (0: none yet). */
@@ -80,7 +77,6 @@ export class SegmentCounters {
     this.#slots.fill(0);
     this.#count = 0;
     this.#indexed = 0;
-    this.#next = 0;
     this.#byId.fill(0);
   }
 
@@ -99,24 +95,20 @@ export class SegmentCounters {
     const ids = flows.ids;
     // ids are about entries × partitions; a larger one (wrapped, or not an engine's) goes without a hint
     const idLimit = Math.max(8 * (this.#count + n), 1 << 20);
-    this.#next = 0; // every snapshot lists the flows from the start of the engine's order
     for (let f = 0; f < n; f++) {
       if (flows.changedEpoch[f]! <= since) continue;
       const at = f * kw;
-      let entry: number;
-      if (ids !== undefined && ids[f]! < idLimit) {
-        const id = ids[f]!;
+      const id = ids === undefined ? idLimit : ids[f]!;
+      let entry = -1;
+      if (id < idLimit) {
         if (id >= this.#byId.length) this.#growIds(id);
-        const hinted = this.#byId[id]! - 1;
-        if (hinted >= 0 && this.#same(hinted, keys, at)) entry = hinted;
-        else {
-          entry = empty ? this.#append(keys, at) : this.#findOrInsert(keys, at);
-          this.#byId[id] = entry + 1;
-        }
-      } else if (empty) entry = this.#append(keys, at);
-      else if (this.#next < this.#count && this.#same(this.#next, keys, at)) entry = this.#next;
-      else entry = this.#findOrInsert(keys, at);
-      this.#next = entry + 1;
+        entry = this.#byId[id]! - 1;
+        if (entry >= 0 && !this.#same(entry, keys, at)) entry = -1;
+      }
+      if (entry < 0) {
+        entry = empty ? this.#append(keys, at) : this.#findOrInsert(keys, at);
+        if (id < idLimit) this.#byId[id] = entry + 1;
+      }
       const dp = flows.packets[f]! - this.#packets[entry]!;
       const db = flows.bytes[f]! - this.#bytes[entry]!;
       out.entries[f] = entry;
