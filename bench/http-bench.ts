@@ -214,18 +214,22 @@ const light: BenchRequest[] = [
 ];
 const mix = values.mix === 'light' ? light : [...light, ...heavy];
 
+/** One request of the mix to a server, with the token; anything but 200 stops the bench. */
+async function ask(base: string, request: BenchRequest): Promise<void> {
+  const response = await fetch(`${base}${request.path}`, { method: request.method, headers: { authorization: `Bearer ${TOKEN}`, ...(request.headers ?? {}) }, ...(request.body === undefined ? {} : { body: request.body }) });
+  if (response.status !== 200) throw new Error(`${request.path}: HTTP ${response.status} ${await response.text()}`);
+  await response.arrayBuffer();
+}
+
 // one request of each route alone, on a cold cache: what a single viewer waits for
 const cold = createHttpApi({ queryService: service, authTokens: [TOKEN], listenAddr: '127.0.0.1:0', cacheTtlMs: 0, log: () => {} });
 await cold.start();
 // warm-up: every route once (DuckDB's caches, the task list), not measured
-for (const request of mix) {
-  const response = await fetch(`${cold.url}${request.path}`, { method: request.method, headers: { authorization: `Bearer ${TOKEN}`, ...(request.headers ?? {}) }, ...(request.body === undefined ? {} : { body: request.body }) });
-  if (response.status !== 200) throw new Error(`${request.path}: HTTP ${response.status} ${await response.text()}`);
-}
+for (const request of mix) await ask(cold.url, request);
 const single: [string, number][] = [];
 for (const request of mix) {
   const started = performance.now();
-  await fetch(`${cold.url}${request.path}`, { method: request.method, headers: { authorization: `Bearer ${TOKEN}`, ...(request.headers ?? {}) }, ...(request.body === undefined ? {} : { body: request.body }) });
+  await ask(cold.url, request);
   single.push([`${request.method} ${request.path.split('?')[0]}`, performance.now() - started]);
 }
 await cold.stop();
@@ -244,10 +248,7 @@ for (const [route, ms] of single) console.log(`  ${route.padEnd(36)} ${fmt(ms, 1
 }
 
 // the served API's cache warmed as by dashboards already open: every route asked once
-for (const request of mix) {
-  const response = await fetch(`${api.url}${request.path}`, { method: request.method, headers: { authorization: `Bearer ${TOKEN}`, ...(request.headers ?? {}) }, ...(request.body === undefined ? {} : { body: request.body }) });
-  if (response.status !== 200) throw new Error(`${request.path}: HTTP ${response.status} ${await response.text()}`);
-}
+for (const request of mix) await ask(api.url, request);
 
 const [load1] = loadavg();
 console.log(
