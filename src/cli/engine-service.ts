@@ -41,7 +41,7 @@ import type { InstrumentedWriter } from '../store/instrumented-writer.js';
 import { engineTasksOf } from './analysis.js';
 import { MetricsServer, type Health, type ListenAddress } from './metrics-server.js';
 import { PrometheusText } from './prometheus-text.js';
-import { buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll } from './writers.js';
+import { addEngineMetrics, buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll, writerHealthReasons } from './writers.js';
 
 /** `batch`: partitioned packet batches on `<subject>.<p>`; `packet-info`: the original's one PacketInfo per message on `<subject>`. */
 export type EngineFormat = 'batch' | 'packet-info';
@@ -365,11 +365,7 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
     if (this.#stopping !== undefined) reasons.push('stopping');
     if (this.#failure !== undefined) reasons.push(`engine failed: ${this.#failure.message}`);
     if (this.#connection !== undefined && !this.#connection.stats.connected) reasons.push(`NATS disconnected from ${this.options.natsUrl} (reconnecting)`);
-    for (const writer of this.#writers) {
-      const m = writer.measurements;
-      if (!m.started && this.#stopping === undefined) reasons.push(`writer ${m.description} is not started`);
-      else if (m.lastError !== undefined) reasons.push(`writer ${m.description}: last write failed: ${m.lastError}`);
-    }
+    reasons.push(...writerHealthReasons(this.#writers, this.#stopping !== undefined));
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -420,42 +416,9 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
       .single('netspectra_nats_connected', 'gauge', '1 while connected to NATS.', nats?.connected === true ? 1 : 0)
       .single('netspectra_nats_disconnects_total', 'counter', 'Times the NATS connection was lost.', nats?.disconnects ?? 0)
       .single('netspectra_nats_reconnects_total', 'counter', 'Times the NATS connection was re-established.', nats?.reconnects ?? 0)
-      .single('netspectra_nats_slow_consumer_total', 'counter', 'Slow-consumer events reported by the NATS client (messages dropped for us).', nats?.slowConsumer ?? 0)
-      .family(
-        'netspectra_engine_task_flows',
-        'gauge',
-        'Distinct keys held by an exact task (0 for sketches).',
-        taskStats.map((t) => ({ value: t.flows, labels: { task: t.name, kind: t.kind } })),
-      )
-      .family(
-        'netspectra_engine_task_memory_bytes',
-        'gauge',
-        'Memory held by a task.',
-        taskStats.map((t) => ({ value: t.memoryBytes, labels: { task: t.name, kind: t.kind } })),
-      )
-      .family(
-        'netspectra_engine_snapshots_total',
-        'counter',
-        'Snapshots taken per task group (interval, period end and final).',
-        (Object.keys(c.snapshots) as TaskGroupName[]).map((group) => ({ value: c.snapshots[group], labels: { group } })),
-      );
+      .single('netspectra_nats_slow_consumer_total', 'counter', 'Slow-consumer events reported by the NATS client (messages dropped for us).', nats?.slowConsumer ?? 0);
     const writers = this.#writers.map((w) => w.measurements);
-    text
-      .family(
-        'netspectra_engine_snapshot_writes_total',
-        'counter',
-        'Snapshots written successfully per writer.',
-        writers.map((m) => ({ value: m.writes, labels: { writer: m.description } })),
-      )
-      .family(
-        'netspectra_engine_snapshot_write_seconds',
-        'summary',
-        'Time spent writing snapshots per writer (successful or not).',
-        writers.flatMap((m) => [
-          { value: m.writeSeconds, labels: { writer: m.description }, suffix: '_sum' },
-          { value: m.writes + m.failures, labels: { writer: m.description }, suffix: '_count' },
-        ]),
-      )
+    addEngineMetrics(text, taskStats, c.snapshots, writers)
       .family(
         'netspectra_engine_snapshot_last_write_seconds',
         'gauge',
@@ -467,18 +430,6 @@ export class EngineService extends EventEmitter<EngineServiceEvents> implements 
         'counter',
         'Rows written per writer (writers that count them).',
         writers.flatMap((m) => (m.rows === undefined ? [] : [{ value: m.rows, labels: { writer: m.description } }])),
-      )
-      .family(
-        'netspectra_engine_writer_errors_total',
-        'counter',
-        'Failed snapshot writes per writer.',
-        writers.map((m) => ({ value: m.failures, labels: { writer: m.description } })),
-      )
-      .family(
-        'netspectra_engine_writer_up',
-        'gauge',
-        '1 when the writer is started and its last write succeeded.',
-        writers.map((m) => ({ value: m.started && m.lastError === undefined ? 1 : 0, labels: { writer: m.description } })),
       )
       .single('netspectra_engine_leader_election', 'gauge', '1 when this engine takes part in leader election.', o.leaderElection ? 1 : 0)
       .single('netspectra_engine_leader', 'gauge', '1 while this engine does the singleton duties (the leader, or alone without election).', this.isLeader ? 1 : 0)

@@ -44,7 +44,7 @@ import { ThreadedWriter } from '../store/threaded-writer.js';
 import { engineTasksOf } from './analysis.js';
 import { MetricsServer, type Health, type ListenAddress } from './metrics-server.js';
 import { PrometheusText } from './prometheus-text.js';
-import { buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll } from './writers.js';
+import { addEngineMetrics, buildWriterSet, configuredAnalyst, measureWriters, startAll, stopAll, writerHealthReasons } from './writers.js';
 
 export type ServeSource =
   | { kind: 'live'; iface: string; filter?: string; snaplen?: number }
@@ -286,11 +286,7 @@ export class ServeService extends EventEmitter<ServeEvents> implements AsyncDisp
     if (this.#startedAt === 0) reasons.push('not started');
     if (this.#stopping !== undefined) reasons.push('stopping');
     if (this.#failure !== undefined) reasons.push(`failed: ${this.#failure.message}`);
-    for (const writer of this.#writers) {
-      const m = writer.measurements;
-      if (!m.started && this.#stopping === undefined) reasons.push(`writer ${m.description} is not started`);
-      else if (m.lastError !== undefined) reasons.push(`writer ${m.description}: last write failed: ${m.lastError}`);
-    }
+    reasons.push(...writerHealthReasons(this.#writers, this.#stopping !== undefined));
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -325,39 +321,7 @@ export class ServeService extends EventEmitter<ServeEvents> implements AsyncDisp
         .single('netspectra_capture_packets_received_by_filter_total', 'counter', 'Packets the capture filter accepted (its last report).', c.capture.receivedByFilter)
         .single('netspectra_capture_packets_dropped_by_kernel_total', 'counter', 'Packets the kernel dropped because the capture buffer was full.', c.capture.droppedByKernel);
     }
-    text
-      .family(
-        'netspectra_engine_task_flows',
-        'gauge',
-        'Distinct keys held by an exact task (0 for sketches).',
-        taskStats.map((t) => ({ value: t.flows, labels: { task: t.name, kind: t.kind } })),
-      )
-      .family('netspectra_engine_task_memory_bytes', 'gauge', 'Memory held by a task.', taskStats.map((t) => ({ value: t.memoryBytes, labels: { task: t.name, kind: t.kind } })))
-      .family(
-        'netspectra_engine_snapshots_total',
-        'counter',
-        'Snapshots taken per task group (interval, period end and final).',
-        (Object.keys(c.snapshots) as TaskGroupName[]).map((group) => ({ value: c.snapshots[group], labels: { group } })),
-      );
-    const writers = this.#writers.map((w) => w.measurements);
-    text
-      .family('netspectra_engine_snapshot_writes_total', 'counter', 'Snapshots written successfully per writer.', writers.map((m) => ({ value: m.writes, labels: { writer: m.description } })))
-      .family(
-        'netspectra_engine_snapshot_write_seconds',
-        'summary',
-        'Time spent writing snapshots per writer (successful or not).',
-        writers.flatMap((m) => [
-          { value: m.writeSeconds, labels: { writer: m.description }, suffix: '_sum' },
-          { value: m.writes + m.failures, labels: { writer: m.description }, suffix: '_count' },
-        ]),
-      )
-      .family('netspectra_engine_writer_errors_total', 'counter', 'Failed snapshot writes per writer.', writers.map((m) => ({ value: m.failures, labels: { writer: m.description } })))
-      .family(
-        'netspectra_engine_writer_up',
-        'gauge',
-        '1 when the writer is started and its last write succeeded.',
-        writers.map((m) => ({ value: m.started && m.lastError === undefined ? 1 : 0, labels: { writer: m.description } })),
-      );
+    addEngineMetrics(text, taskStats, c.snapshots, this.#writers.map((w) => w.measurements));
     const alerts = this.#alerter?.stats();
     if (alerts !== undefined) {
       text

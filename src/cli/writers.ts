@@ -14,7 +14,10 @@ import { ClickHouseStore } from '../store/clickhouse-store.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
 import { ThreadedWriter } from '../store/threaded-writer.js';
-import { InstrumentedWriter } from '../store/instrumented-writer.js';
+import { InstrumentedWriter, type WriterMeasurements } from '../store/instrumented-writer.js';
+import type { TaskStats } from '../engine/engine.js';
+import type { TaskGroupName } from '../model/snapshot.js';
+import type { PrometheusText } from './prometheus-text.js';
 import { RemoteAnalyst } from '../ai/remote-analyst.js';
 import type { AlertAnalyst } from '../model/alert.js';
 
@@ -203,4 +206,54 @@ export function measureWriters(set: Pick<WriterSet, 'groups' | 'writers'>, log: 
 /** The AI service that explains firing alerts, when `alerter.ai_analysis` is on and something will be notified; the alerter falls back to the built-in analyst. */
 export function configuredAnalyst(config: NetSpectraConfig, notifierCount: number): { analyst?: AlertAnalyst } {
   return config.alerter.aiAnalysis.enabled && notifierCount > 0 ? { analyst: new RemoteAnalyst({ serviceAddr: config.alerter.aiAnalysis.serviceAddr, authToken: config.ai.authToken }) } : {};
+}
+
+/** Why a process's writers make it not ready: one not started (unless the process is stopping), or its last write failed. */
+export function writerHealthReasons(writers: readonly InstrumentedWriter[], stopping: boolean): string[] {
+  const reasons: string[] = [];
+  for (const writer of writers) {
+    const m = writer.measurements;
+    if (!m.started && !stopping) reasons.push(`writer ${m.description} is not started`);
+    else if (m.lastError !== undefined) reasons.push(`writer ${m.description}: last write failed: ${m.lastError}`);
+  }
+  return reasons;
+}
+
+/**
+ * The metric families every process that runs the engine reports (`engine` and `serve`, under the
+ * engine's names): flows and memory per task, snapshots per group, and per writer its writes,
+ * write time, errors and whether it is up.
+ */
+export function addEngineMetrics(
+  text: PrometheusText,
+  taskStats: readonly TaskStats[],
+  snapshots: Readonly<Record<TaskGroupName, number>>,
+  writers: readonly WriterMeasurements[],
+): PrometheusText {
+  return text
+    .family('netspectra_engine_task_flows', 'gauge', 'Distinct keys held by an exact task (0 for sketches).', taskStats.map((t) => ({ value: t.flows, labels: { task: t.name, kind: t.kind } })))
+    .family('netspectra_engine_task_memory_bytes', 'gauge', 'Memory held by a task.', taskStats.map((t) => ({ value: t.memoryBytes, labels: { task: t.name, kind: t.kind } })))
+    .family(
+      'netspectra_engine_snapshots_total',
+      'counter',
+      'Snapshots taken per task group (interval, period end and final).',
+      (Object.keys(snapshots) as TaskGroupName[]).map((group) => ({ value: snapshots[group], labels: { group } })),
+    )
+    .family('netspectra_engine_snapshot_writes_total', 'counter', 'Snapshots written successfully per writer.', writers.map((m) => ({ value: m.writes, labels: { writer: m.description } })))
+    .family(
+      'netspectra_engine_snapshot_write_seconds',
+      'summary',
+      'Time spent writing snapshots per writer (successful or not).',
+      writers.flatMap((m) => [
+        { value: m.writeSeconds, labels: { writer: m.description }, suffix: '_sum' },
+        { value: m.writes + m.failures, labels: { writer: m.description }, suffix: '_count' },
+      ]),
+    )
+    .family('netspectra_engine_writer_errors_total', 'counter', 'Failed snapshot writes per writer.', writers.map((m) => ({ value: m.failures, labels: { writer: m.description } })))
+    .family(
+      'netspectra_engine_writer_up',
+      'gauge',
+      '1 when the writer is started and its last write succeeded.',
+      writers.map((m) => ({ value: m.started && m.lastError === undefined ? 1 : 0, labels: { writer: m.description } })),
+    );
 }
