@@ -3,13 +3,11 @@
  * serves, over the query service (src/query), the Thrift QueryService and the HTTP API (REST,
  * Grafana, /metrics, the dashboard; src/api) — either can be turned off.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DUCKDB_PATH } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
 import type { NetSpectraConfig } from '../config/schema.js';
-import { NetSpectraError } from '../model/errors.js';
 import type { FlowQueryStore } from '../model/ports.js';
 import { QueryService } from '../query/query-service.js';
 import { ThriftQueryServer, splitAddress } from '../api/thrift-query-server.js';
@@ -17,7 +15,7 @@ import { createHttpApi, type HttpApi } from '../api/http-server.js';
 import { ClickHouseQueryStore } from '../store/clickhouse-query.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
 import type { CliIo } from './io.js';
-import { StopRequest, normaliseGoFlags, reportError, usageError } from './io.js';
+import { StopRequest, normaliseGoFlags, readPemFile, reportError, usageError } from './io.js';
 
 export const API_HELP = `Usage: netspectra api [options]
        ns-api [options]
@@ -117,7 +115,7 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw usageError('--tls-cert and --tls-key go together');
     const certFile = values['tls-cert'] ?? (config.api.rpcTlsCertFile === '' ? undefined : config.api.rpcTlsCertFile);
     const keyFile = values['tls-key'] ?? (config.api.rpcTlsKeyFile === '' ? undefined : config.api.rpcTlsKeyFile);
-    const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPem(certFile, 'the TLS certificate'), key: readPem(keyFile, 'the TLS key') };
+    const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPemFile(certFile, 'the TLS certificate'), key: readPemFile(keyFile, 'the TLS key') };
     store = queryStoreFor(config, values.store);
     await store.start();
     const queryService = new QueryService(store);
@@ -153,13 +151,5 @@ export async function runApi(argv: readonly string[], io: CliIo): Promise<number
     await http?.stop();
     await server?.stop();
     await store?.stop();
-  }
-}
-
-function readPem(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new NetSpectraError('NS_ERR_USAGE', `${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
 }

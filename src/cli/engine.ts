@@ -8,11 +8,10 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { MAX_PARTITIONS, PartitionOwnership } from '../bus/partition-ownership.js';
 import { loadConfig } from '../config/load.js';
-import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import { EngineService, type EngineFormat, type EngineStopResult } from './engine-service.js';
 import { parseListenAddress, type ListenAddress } from './metrics-server.js';
 import type { CliIo } from './io.js';
-import { StopRequest, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
+import { StopRequest, durationFlag, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
 
 export const ENGINE_HELP = `Usage: netspectra engine [options]
        ns-engine [options]
@@ -126,7 +125,7 @@ export async function runEngine(argv: readonly string[], io: CliIo): Promise<num
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(engineId)) invalid(`--engine-id expects letters, digits, ".", "_" and "-" (at most 128), got "${engineId}"`);
     if (values['leader-election'] === true && values['no-leader-election'] === true) invalid('--leader-election and --no-leader-election cannot be combined');
     const leaderElection = values['leader-election'] ?? (values['no-leader-election'] === true ? false : !ownership.ownsAll);
-    const leaderTtlMs = values['leader-ttl'] === undefined ? 3000 : duration('--leader-ttl', values['leader-ttl'], 300);
+    const leaderTtlMs = values['leader-ttl'] === undefined ? 3000 : durationFlag('--leader-ttl', values['leader-ttl'], 300);
     if (values.store !== undefined && values['no-store']) invalid('--store and --no-store cannot be combined');
     if (values['metrics-listen'] !== undefined && values['no-metrics']) invalid('--metrics-listen and --no-metrics cannot be combined');
     let metricsListen: ListenAddress | undefined;
@@ -221,16 +220,4 @@ function ownershipOf(values: OwnershipFlags, partitions: number): PartitionOwner
 
 function invalid(message: string): never {
   throw usageError(message);
-}
-
-function duration(flag: string, text: string, minMs: number): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    if (error instanceof DurationSyntaxError) invalid(`${flag} expects a duration like 3s or 1500ms, got "${text}"`);
-    throw error;
-  }
-  if (ms < minMs) invalid(`${flag} must be at least ${minMs} ms, got "${text}"`);
-  return ms;
 }

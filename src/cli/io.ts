@@ -1,4 +1,6 @@
 /** What a command may touch of its process: its output streams. Tests pass their own. */
+import { readFileSync } from 'node:fs';
+import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 
 export interface CliIo {
@@ -19,6 +21,28 @@ export function integerFlag(flag: string, text: string, min: number, max: number
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) throw usageError(`${flag} expects an integer from ${min} to ${max}, got "${text}"`);
   return value;
+}
+
+/** A flag's duration (`5s`, `500ms`, …) in ms, at least `minMs`, or a usage error naming the flag. */
+export function durationFlag(flag: string, text: string, minMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    if (error instanceof DurationSyntaxError) throw usageError(`${flag} expects a duration like 5s or 500ms, got "${text}"`);
+    throw error;
+  }
+  if (ms < minMs) throw usageError(`${flag} must be at least ${minMs} ms, got "${text}"`);
+  return ms;
+}
+
+/** A PEM file named by a flag or a config key (`what`), or a usage error saying why it cannot be read. */
+export function readPemFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new NetSpectraError('NS_ERR_USAGE', `${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
 }
 
 /** The original's Go-style single-dash long flags (`-mode sub`, `-config x`) as `--mode sub`. */

@@ -3,17 +3,14 @@
  * alerter and the query plane in one process. The composition is serve-service.ts; this is the
  * command line.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { splitAddress } from '../api/thrift-query-server.js';
-import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
-import { NetSpectraError } from '../model/errors.js';
 import { DEFAULT_STATIC_ROOT } from './api.js';
 import { parseListenAddress, type ListenAddress } from './metrics-server.js';
 import { ServeService, type ServeSource, type ServeStopResult } from './serve-service.js';
 import type { CliIo } from './io.js';
-import { StopRequest, integerFlag, reportError, usageError } from './io.js';
+import { StopRequest, durationFlag, integerFlag, readPemFile, reportError, usageError } from './io.js';
 
 export const SERVE_HELP = `Usage: netspectra serve --iface NAME [options]
        netspectra serve --file CAPTURE... [options]
@@ -142,7 +139,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
         : files.length > 0
           ? { kind: 'files', files }
           : { kind: 'store' };
-    const snapshotIntervalMs = values['snapshot-interval'] === undefined ? undefined : duration('--snapshot-interval', values['snapshot-interval'], 100);
+    const snapshotIntervalMs = values['snapshot-interval'] === undefined ? undefined : durationFlag('--snapshot-interval', values['snapshot-interval'], 100);
     if (snapshotIntervalMs !== undefined && source.kind === 'store') invalid('--snapshot-interval needs a source (--iface or --file)');
     const rpcListenAddr = values['rpc-listen'] ?? config.api.rpcListenAddr;
     try {
@@ -166,7 +163,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     }
     const certFile = values['tls-cert'] ?? (config.api.rpcTlsCertFile === '' ? undefined : config.api.rpcTlsCertFile);
     const keyFile = values['tls-key'] ?? (config.api.rpcTlsKeyFile === '' ? undefined : config.api.rpcTlsKeyFile);
-    const rpcTls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPem(certFile, 'the TLS certificate'), key: readPem(keyFile, 'the TLS key') };
+    const rpcTls = certFile === undefined || keyFile === undefined ? undefined : { cert: readPemFile(certFile, 'the TLS certificate'), key: readPemFile(keyFile, 'the TLS key') };
     const workers = values.workers === undefined ? undefined : integerFlag('--workers', values.workers, 0, 256);
 
     service = new ServeService({
@@ -230,24 +227,4 @@ function formatHost(host: string): string {
 
 function invalid(message: string): never {
   throw usageError(message);
-}
-
-function duration(flag: string, text: string, minMs: number): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    if (error instanceof DurationSyntaxError) invalid(`${flag} expects a duration like 5s or 500ms, got "${text}"`);
-    throw error;
-  }
-  if (ms < minMs) invalid(`${flag} must be at least ${minMs} ms, got "${text}"`);
-  return ms;
-}
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new NetSpectraError('NS_ERR_USAGE', `${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
-  }
 }
