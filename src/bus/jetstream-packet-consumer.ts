@@ -24,6 +24,7 @@ import type { BatchPool, PacketBatch } from '../model/packet.js';
 import { DecodedPayload, decodePayload } from '../wire/index.js';
 import type { NatsConnection } from './nats-connection.js';
 import { SequenceTracker } from './sequence-tracker.js';
+import { Wakeup } from './wakeup.js';
 
 export interface JetStreamPacketConsumerOptions {
   /** The stream (`probe.stream`). */
@@ -93,7 +94,7 @@ export class JetStreamPacketConsumer implements AsyncDisposable {
   readonly #tracker = new SequenceTracker();
   readonly #iterators: ConsumerMessages[] = [];
   #pumps: Promise<void>[] = [];
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
   #room: (() => void)[] = [];
   #closed = false;
   readonly #stats = { messages: 0, packets: 0, malformed: 0, lastError: undefined as string | undefined };
@@ -151,7 +152,7 @@ export class JetStreamPacketConsumer implements AsyncDisposable {
     this.#closed = true;
     for (const messages of this.#iterators) messages.stop();
     for (const wake of this.#room.splice(0)) wake();
-    this.#wake?.();
+    this.#wakeup.wake();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -166,7 +167,7 @@ export class JetStreamPacketConsumer implements AsyncDisposable {
         while (this.#queue.length >= limit && !this.#closed) await new Promise<void>((resolve) => this.#room.push(resolve));
         if (this.#closed) break;
         this.#queue.push({ subject, sequence: message.seq, pending: message.info.pending, payload: message.data });
-        this.#wake?.();
+        this.#wakeup.wake();
       }
     } catch (error) {
       // the connection closed under the iterator: nothing more arrives
@@ -242,15 +243,7 @@ export class JetStreamPacketConsumer implements AsyncDisposable {
       if (this.#closed && this.#queue.length === 0) break;
       if (this.#queue.length > 0) continue;
       const wait = batch.count > 0 ? Math.max(1, maxDelay - (performance.now() - firstAt)) : Math.max(1, heartbeat - (performance.now() - lastYield));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, wait);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
+      await this.#wakeup.sleep(wait);
     }
     pool.release(batch);
   }

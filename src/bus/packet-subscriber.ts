@@ -18,6 +18,7 @@ import type { BatchPool, PacketBatch } from '../model/packet.js';
 import { DecodedPayload, decodePayload } from '../wire/index.js';
 import type { NatsConnection } from './nats-connection.js';
 import { SequenceTracker, type StreamLoss } from './sequence-tracker.js';
+import { Wakeup } from './wakeup.js';
 
 export interface PacketSubscriberOptions {
   /** Subjects to listen on, e.g. `gons.packets.raw` (PacketInfo) or `gons.packets.raw.3` (a partition). */
@@ -48,7 +49,7 @@ export class PacketSubscriber {
   readonly #options: PacketSubscriberOptions;
   readonly #tracker = new SequenceTracker();
   readonly #queue: Uint8Array[] = [];
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
   #subscriptions: Subscription[] = [];
   #closed = false;
   readonly #stats: PacketSubscriberStats = { messages: 0, packets: 0, malformed: 0, missing: 0, overflow: 0, lastError: undefined };
@@ -75,7 +76,7 @@ export class PacketSubscriber {
               return;
             }
             this.#queue.push(payload);
-            this.#wake?.();
+            this.#wakeup.wake();
           },
           this.#options.queue,
         ),
@@ -113,7 +114,7 @@ export class PacketSubscriber {
     this.#closed = true;
     for (const subscription of this.#subscriptions) if (!subscription.isClosed()) subscription.unsubscribe();
     this.#subscriptions = [];
-    this.#wake?.();
+    this.#wakeup.wake();
   }
 
   /**
@@ -161,15 +162,7 @@ export class PacketSubscriber {
       }
       if (this.#closed && this.#queue.length === 0) break;
       const wait = batch.count > 0 ? Math.max(1, maxDelay - (performance.now() - firstAt)) : maxDelay;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, wait);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
+      await this.#wakeup.sleep(wait);
     }
     pool.release(batch);
   }
