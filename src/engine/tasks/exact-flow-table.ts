@@ -336,9 +336,11 @@ export class ExactFlowTable {
 
   /**
    * Copy the table into fresh shared columns (a read-only snapshot) and start a new epoch.
-   * With `sinceEpoch >= 0` only the flows changed after that epoch are copied (a delta).
+   * With `sinceEpoch >= 0` only the flows changed after that epoch are copied (a delta). A flow's
+   * id (FlowColumns.ids) is its entry · `partitions` + `partition`: distinct across the partitions
+   * of a task (beyond 2^32 they wrap: still a hint, writers compare keys).
    */
-  toColumns(sinceEpoch = -1): FlowColumns {
+  toColumns(sinceEpoch = -1, partition = 0, partitions = 1): FlowColumns {
     const kw = this.#keyWords;
     const stride = this.#stride;
     const words = this.#words;
@@ -360,7 +362,7 @@ export class ExactFlowTable {
       for (let i = 0; i < kw; i++) out.keys[k + i] = words[w + i]!;
       out.changedEpoch[row] = changed;
       // entries never move within a period (a period reset clears the table): a stable id
-      ids[row] = e;
+      ids[row] = (e * partitions + partition) >>> 0;
       const c = e * stride + this.#counterAt;
       out.packets[row] = doubles[c]!;
       out.bytes[row] = doubles[c + 1]!;

@@ -3,7 +3,7 @@
  * first seen (min) and last seen (max). One partition of it when the worker pool splits its keys.
  */
 import type { PacketBatch } from '../../model/packet.js';
-import type { ExactTaskSnapshot, FlowColumns } from '../../model/snapshot.js';
+import type { ExactTaskSnapshot } from '../../model/snapshot.js';
 import type { KeyFieldName } from '../../model/flow.js';
 import { KeySpec } from '../flow-key.js';
 import { ExactFlowTable } from './exact-flow-table.js';
@@ -57,7 +57,7 @@ export class ExactTask {
       if (!wanted(derived.name)) continue;
       // rebuilt in this task's entry order, which only grows within a period: its entries keep their places too
       derived.table.rebuildFrom(this.#table);
-      out.push({ kind: 'exact', name: derived.name, keyFields: [...derived.table.spec.fields], memoryBytes: derived.table.memoryBytes(), flows: this.#partitionIds(derived.table.toColumns(sinceEpoch)) });
+      out.push({ kind: 'exact', name: derived.name, keyFields: [...derived.table.spec.fields], memoryBytes: derived.table.memoryBytes(), flows: derived.table.toColumns(sinceEpoch, this.partition, this.partitions) });
     }
     return out;
   }
@@ -94,16 +94,7 @@ export class ExactTask {
       name: this.name,
       keyFields: [...this.spec.fields],
       memoryBytes: this.#table.memoryBytes(),
-      flows: this.#partitionIds(this.#table.toColumns(sinceEpoch)),
+      flows: this.#table.toColumns(sinceEpoch, this.partition, this.partitions),
     };
-  }
-
-  /** Entry ids made distinct across the task's partitions (FlowColumns.ids): entry · partitions + partition. */
-  #partitionIds(flows: FlowColumns): FlowColumns {
-    const ids = flows.ids;
-    if (ids === undefined || this.partitions === 1) return flows;
-    // beyond 2^32 they wrap: still a hint (writers compare keys), only a worse one
-    for (let i = 0; i < flows.count; i++) ids[i] = (ids[i]! * this.partitions + this.partition) >>> 0;
-    return flows;
   }
 }
