@@ -42,7 +42,7 @@ import { NatsConnection } from '../src/bus/nats-connection.js';
 import { PacketPublisher, type PublishFormat } from '../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../src/bus/partition-ownership.js';
 import { openCaptureFile } from '../src/capture/file-source.js';
-import { EngineService, type EngineCounters, type EngineFormat } from '../src/cli/engine-service.js';
+import { EngineService, type EngineCounters, type EngineFormat } from '../src/pipeline/engine-service.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { NetSpectraConfig } from '../src/config/schema.js';
 import { CaptureDecoder } from '../src/decode/index.js';

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import { KeySpec } from '../src/engine/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
-import type { ReportJson } from '../src/cli/report.js';
+import type { ReportJson } from '../src/pipeline/analysis-report.js';
 import { ensureBenchTrace } from './trace-cache.js';
 import { ingestDistinctFlows } from '../test/engine/random-packets.js';
 

@@ -4,7 +4,7 @@
  * Quantiles come from a ring of the last `window` latencies per route: cheap, and honest about
  * what they are (recent requests, not all time).
  */
-import { PrometheusText } from './prometheus-text.js';
+import { PrometheusText } from '../model/prometheus-text.js';
 
 const QUANTILES = [0.5, 0.9, 0.99] as const;
 

@@ -22,7 +22,7 @@ import { ERROR_RESPONSES, errorBody, statusOf, withDeadline } from './http-json.
 import { HttpRequestMetrics } from './http-metrics.js';
 import { registerRestRoutes } from './http-rest-routes.js';
 import { QueryCache, cachedQueries } from './query-cache.js';
-import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../model/prometheus-text.js';
 import { splitAddress } from './thrift-query-server.js';
 
 export interface HttpApiOptions {

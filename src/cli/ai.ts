@@ -8,7 +8,7 @@ import { OpenAiLlmClient, llmConfigured } from '../ai/llm-client.js';
 import { loadConfig } from '../config/load.js';
 import type { CliIo } from './io.js';
 import { normaliseGoFlags, reportError, usageError } from './io.js';
-import { parseListenAddress } from './metrics-server.js';
+import { parseListenAddress } from '../api/metrics-server.js';
 
 export const AI_HELP = `Usage: netspectra ai [options]
        ns-ai [options]

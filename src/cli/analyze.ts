@@ -2,12 +2,12 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { NetSpectraConfig } from '../config/schema.js';
-import { runAnalysis } from './analysis.js';
+import { runAnalysis } from '../pipeline/offline-analysis.js';
 import { ProgressBar } from './progress.js';
-import { buildReport, renderReport } from './report.js';
+import { buildReport, renderReport } from '../pipeline/analysis-report.js';
 import { flowLines, writeLines } from '../store/file-writers.js';
 import { notifiersFromConfig } from '../alerting/notifiers/index.js';
-import { configuredAnalyst } from './writers.js';
+import { configuredAnalyst } from '../pipeline/writer-set.js';
 import type { CliIo } from './io.js';
 import { integerFlag, reportError, usageError } from './io.js';
 

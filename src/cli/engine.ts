@@ -8,8 +8,8 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { MAX_PARTITIONS, PartitionOwnership } from '../bus/partition-ownership.js';
 import { loadConfig } from '../config/load.js';
-import { EngineService, type EngineFormat, type EngineStopResult } from './engine-service.js';
-import { parseListenAddress, type ListenAddress } from './metrics-server.js';
+import { EngineService, type EngineFormat, type EngineStopResult } from '../pipeline/engine-service.js';
+import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js';
 import type { CliIo } from './io.js';
 import { StopRequest, durationFlag, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
 

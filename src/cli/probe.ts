@@ -2,22 +2,17 @@
  * `netspectra probe` (alias `ns-probe`): capture live traffic or replay capture files onto NATS,
  * or (`--mode sub`) print what arrives there.
  */
-import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import type { NetSpectraConfig } from '../config/schema.js';
-import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, PacketPersistence, type PersistenceFormat } from '../capture/persistence/index.js';
-import { LiveCapture } from '../capture/live-capture.js';
-import { openCaptureFile } from '../capture/file-source.js';
+import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, type PersistenceFormat } from '../capture/persistence/index.js';
 import { NatsConnection } from '../bus/nats-connection.js';
-import { PacketPublisher, partitionSubject, type PublishFormat } from '../bus/packet-publisher.js';
+import { partitionSubject, type PublishFormat } from '../bus/packet-publisher.js';
 import { PacketSubscriber } from '../bus/packet-subscriber.js';
-import { JetStreamSink } from '../bus/jetstream-sink.js';
-import { ensurePacketStream } from '../bus/jetstream-stream.js';
-import { CaptureDecoder } from '../decode/index.js';
 import { formatAddressWords } from '../model/ip.js';
-import { BatchPool, type PacketBatch } from '../model/packet.js';
+import { BatchPool } from '../model/packet.js';
+import { ProbeForwarder, type Pace, type ProbeResult } from '../pipeline/probe-forwarder.js';
 import { formatTimestamp } from '../model/time.js';
 import type { CliIo } from './io.js';
 import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
@@ -157,8 +152,6 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
   }
 }
 
-type Pace = { kind: 'max' } | { kind: 'rate'; pps: number } | { kind: 'speed'; factor: number };
-
 interface PublishPlan {
   url: string;
   subject: string;
@@ -233,175 +226,54 @@ function byteSize(flag: string, text: string): number {
 }
 
 async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
-  const connection = new NatsConnection({ url: plan.url, name: 'netspectra-probe' });
-  await connection.start();
-  let sink: JetStreamSink | undefined;
-  if (plan.jetstream !== undefined) {
-    try {
-      await ensurePacketStream(connection, { ...plan.jetstream, subject: plan.subject });
-    } catch (error) {
-      await connection.stop();
-      throw error;
-    }
-    let reported = 0;
-    sink = new JetStreamSink(connection, {
-      // one line per outage, not per message
-      onRetry: (error) => {
-        if (performance.now() - reported > 5000) io.stderr.write(`netspectra probe: JetStream publish not acknowledged (${error instanceof Error ? error.message : String(error)}); retrying, the replay waits\n`);
-        reported = performance.now();
-      },
-    });
-  }
-  const publisher = new PacketPublisher(connection, { subject: plan.subject, format: plan.format, partitions: plan.partitions, ...(sink === undefined ? {} : { sink }) });
-  const pool = new BatchPool();
   let status = 0;
-  let persistence: PacketPersistence | undefined;
-  if (plan.persist !== undefined) {
-    persistence = new PacketPersistence({
-      ...plan.persist,
-      // Reported as it happens: a live probe may run for days after its disk filled up.
-      onError: (error) => {
-        status = reportError(io, error);
-      },
-    });
-    try {
-      await persistence.start();
-    } catch (error) {
-      // Capture and publishing are worth more than the local copy: go on without it.
-      status = reportError(io, error);
-      persistence = undefined;
-    }
-  }
-  let live: LiveCapture | undefined;
-  let stopping = false;
-  const onSignal = (): void => {
-    stopping = true;
-    void live?.stop();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  // live traffic: partly filled messages go out at least every 100 ms
-  const flusher = setInterval(() => publisher.flush(), 100);
-  flusher.unref();
-  let frames = 0;
-  const started = performance.now();
-  try {
-    const sources: { name: string; chunks: AsyncIterable<Uint8Array> }[] =
+  const forwarder = new ProbeForwarder({
+    natsUrl: plan.url,
+    subject: plan.subject,
+    format: plan.format,
+    partitions: plan.partitions,
+    ...(plan.jetstream === undefined ? {} : { jetstream: plan.jetstream }),
+    source:
       plan.iface !== undefined
-        ? [{ name: plan.iface, chunks: (live = new LiveCapture({ iface: plan.iface, filter: plan.filter, snaplen: plan.snaplen })).chunks() }]
-        : plan.files.map((path) => ({ name: basename(path), chunks: openCaptureFile(path) }));
-    const isLive = plan.iface !== undefined;
-    const pacer = new Pacer(isLive ? { kind: 'max' } : plan.pace);
-    for (const source of sources) {
-      if (stopping) break;
-      // Live: a batch per pipe read, not per 16,384 packets; and what tcpdump hands over after the
-      // stop signal is still published, as its stream ends on its own. A replay stops at once.
-      const decoder = new CaptureDecoder({ name: source.name, pool, keepFrames: persistence?.needsFrames === true, yieldPartialBatches: isLive });
-      for await (const batch of decoder.decode(source.chunks)) {
-        for (let start = 0; start < batch.count && (isLive || !stopping); ) {
-          const end = await pacer.due(batch, start);
-          publisher.publish(batch, start, end);
-          // durable mode: wait while the acknowledgement window is full (the server is slow or away)
-          await sink?.ready();
-          if (persistence !== undefined) {
-            if (isLive) {
-              // Live: never wait for the disk; a full queue drops and counts.
-              persistence.offer(batch, start, end, decoder.frames);
-            } else {
-              // Replay: waiting loses nothing, so the replay runs at the disk's pace rather than drop.
-              await persistence.offerWithoutDropping(batch, start, end, decoder.frames);
-            }
-          }
-          start = end;
-        }
-        pool.release(batch);
-        if (stopping && !isLive) break;
-      }
-      frames += decoder.stats.frames;
-      if (decoder.error !== undefined) {
-        reportError(io, decoder.error);
-        status = 1;
-      }
-    }
-    publisher.flush();
-    if (sink !== undefined) {
-      // a second signal gives up on what the server has not acknowledged yet
-      const abandon = (): void => sink.stop();
-      if (stopping) process.once('SIGINT', abandon).once('SIGTERM', abandon);
-      await sink.flush();
-      process.off('SIGINT', abandon).off('SIGTERM', abandon);
-    }
-    await connection.flush();
+        ? { kind: 'live', iface: plan.iface, ...(plan.filter === undefined ? {} : { filter: plan.filter }), ...(plan.snaplen === undefined ? {} : { snaplen: plan.snaplen }) }
+        : { kind: 'files', files: plan.files, pace: plan.pace },
+    ...(plan.persist === undefined ? {} : { persist: plan.persist }),
+    onError: (error) => {
+      status = reportError(io, error);
+    },
+    log: (line) => io.stderr.write(`netspectra probe: ${line}\n`),
+  });
+  // the first signal stops reading; a second gives up on what JetStream has not acknowledged
+  const onSignal = (): void => forwarder.stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: ProbeResult;
+  try {
+    result = await forwarder.run();
   } finally {
-    clearInterval(flusher);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await live?.stop();
-    // Writes what is still queued, then flushes and closes every file.
-    await persistence?.stop();
-    await connection.stop();
   }
-  const seconds = (performance.now() - started) / 1000;
-  const stats = publisher.stats;
-  const drops = live === undefined ? '' : `, kernel drops ${live.stats.droppedByKernel}`;
+  const stats = result.publisher;
+  const drops = result.capture === undefined ? '' : `, kernel drops ${result.capture.droppedByKernel}`;
   io.stderr.write(
-    `netspectra probe: ${frames} frames read, ${stats.packets} IP packets published in ${stats.messages} messages (${stats.bytes} bytes) in ${seconds.toFixed(2)} s` +
-      ` (${Math.round(stats.packets / Math.max(seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}` +
-      `${sink === undefined ? '' : jetStreamSummary(sink)}` +
-      `${persistence === undefined ? '' : persistenceSummary(persistence)}\n`,
+    `netspectra probe: ${result.frames} frames read, ${stats.packets} IP packets published in ${stats.messages} messages (${stats.bytes} bytes) in ${result.seconds.toFixed(2)} s` +
+      ` (${Math.round(stats.packets / Math.max(result.seconds, 1e-9))} packets/s)${stats.unencodable > 0 ? `, ${stats.unencodable} not encodable` : ''}${drops}` +
+      `${result.jetstream === undefined ? '' : jetStreamSummary(result.jetstream)}` +
+      `${result.persistence === undefined ? '' : persistenceSummary(result.persistence)}\n`,
   );
-  if (sink !== undefined && sink.stats.abandoned > 0) status = 1;
-  return status;
+  return result.failed ? 1 : status;
 }
 
-function jetStreamSummary(sink: JetStreamSink): string {
-  const s = sink.stats;
+function jetStreamSummary(s: NonNullable<ProbeResult['jetstream']>): string {
   return `; JetStream: ${s.acknowledged} acknowledged (${s.duplicates} duplicates recognised), ${s.retries} retried attempts${s.abandoned > 0 ? `, ${s.abandoned} NOT acknowledged (stopped)` : ''}`;
 }
 
-function persistenceSummary(persistence: PacketPersistence): string {
+function persistenceSummary(persistence: NonNullable<ProbeResult['persistence']>): string {
   const stats = persistence.stats;
   const notWritten = stats.lost > 0 ? `, ${stats.lost} not written after a disk error` : '';
   const unrepresentable = stats.unrepresentable > 0 ? `, ${stats.unrepresentable} with timestamps ${persistence.format} cannot hold` : '';
   return `; persisted ${stats.written} packets (${stats.bytesWritten} bytes) to ${stats.files} ${persistence.format} files in ${persistence.directory}, ${stats.dropped} dropped by the full persistence queue${notWritten}${unrepresentable}`;
-}
-
-/**
- * Replay pacing: how many packets from `start` are due now, sleeping until the next one is. Works
- * in slices of at most 256 packets so a slow replay does not send a whole batch in one burst.
- */
-class Pacer {
-  readonly #pace: Pace;
-  #wallStart = Number.NaN;
-  #captureStart = Number.NaN;
-  #sent = 0;
-
-  constructor(pace: Pace) {
-    this.#pace = pace;
-  }
-
-  async due(batch: PacketBatch, start: number): Promise<number> {
-    const end = Math.min(batch.count, start + 256);
-    if (this.#pace.kind === 'max') return batch.count;
-    if (Number.isNaN(this.#wallStart)) {
-      this.#wallStart = performance.now();
-      this.#captureStart = batch.tsSeconds[start]! * 1000 + batch.tsNanos[start]! / 1e6;
-    }
-    const dueAt =
-      this.#pace.kind === 'rate'
-        ? this.#wallStart + (this.#sent * 1000) / this.#pace.pps
-        : this.#wallStart + (batch.tsSeconds[start]! * 1000 + batch.tsNanos[start]! / 1e6 - this.#captureStart) / this.#pace.factor;
-    const wait = dueAt - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)));
-    if (this.#pace.kind === 'rate') {
-      // as many as are due by now, at least one
-      const due = Math.floor(((performance.now() - this.#wallStart) * this.#pace.pps) / 1000) - this.#sent;
-      const take = Math.max(1, Math.min(end - start, due));
-      this.#sent += take;
-      return start + take;
-    }
-    return end;
-  }
 }
 
 async function subscribe(io: CliIo, url: string, subject: string, partition: number | undefined, limit: number): Promise<number> {

@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { splitAddress } from '../api/thrift-query-server.js';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_STATIC_ROOT } from './api.js';
-import { parseListenAddress, type ListenAddress } from './metrics-server.js';
-import { ServeService, type ServeSource, type ServeStopResult } from './serve-service.js';
+import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js';
+import { ServeService, type ServeSource, type ServeStopResult } from '../pipeline/serve-service.js';
 import type { CliIo } from './io.js';
 import { StopRequest, durationFlag, integerFlag, readPemFile, reportError, usageError } from './io.js';
 

@@ -116,3 +116,8 @@ export class NetSpectraError extends Error {
 export function isNetSpectraError(value: unknown): value is NetSpectraError {
   return value instanceof NetSpectraError;
 }
+
+/** The message of anything thrown: an Error's message, or the value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,8 +1,12 @@
 /**
- * The ports between the core and its adapters. The engine produces GroupSnapshots; writers
- * (embedded store, ClickHouse, files) consume them; the query plane reads stores through FlowQueryStore.
+ * The ports between the core and its adapters. Packet sources (capture files, live capture, NATS,
+ * JetStream) produce PacketBatches; the engine turns them into GroupSnapshots; writers (embedded
+ * store, ClickHouse, files) consume those; the query plane reads stores through FlowQueryStore.
  */
 import type { AlertRecord } from './alert.js';
+import type { NetSpectraError } from './errors.js';
+import type { BatchPool, PacketBatch } from './packet.js';
+import type { PrometheusText } from './prometheus-text.js';
 import type { GroupSnapshot } from './snapshot.js';
 import type {
   ActiveAlertQuery,
@@ -90,4 +94,89 @@ export interface AlertQueryStore {
   alerts(query: AlertQuery): Promise<AlertRecord[]>;
   /** The newest notice of every alert active at `endNs` (see ActiveAlertQuery), newest first. */
   activeAlerts(query: ActiveAlertQuery): Promise<AlertRecord[]>;
+}
+
+/**
+ * Who moves the clock of what a source delivers (engine/Manager):
+ * - `packet`: the packets' own timestamps (capture files read as fast as possible: snapshots fall
+ *   on packet time, whatever the reading speed);
+ * - `wall`: the wall clock, on the consumer's timer (live capture, core NATS);
+ * - `source`: the wall clock, but only when the source calls `SourceContext.tick` — at points where
+ *   its position is exact and recorded with a period reset (JetStream replay).
+ */
+export type SourceTiming = 'packet' | 'wall' | 'source';
+
+/** What a source is given when it starts. */
+export interface SourceContext {
+  /** Where batches come from; whoever receives a batch releases it (the engine does). */
+  pool: BatchPool;
+  /** For `timing: 'source'`: take the snapshots and period reset due by now. Never called twice at once. */
+  tick(): Promise<void>;
+}
+
+export interface PacketSourceStats {
+  /** Batches delivered by `batches()`. */
+  batches: number;
+  /** Packets in them. */
+  packets: number;
+  /**
+   * Damage that ended one input without ending the source (a truncated capture file, an
+   * unreadable one among several): the packets before it were delivered. In input order.
+   */
+  inputErrors: readonly NetSpectraError[];
+}
+
+/**
+ * Packets in batches from somewhere (docs/internals.md). Lifecycle: an inert constructor,
+ * `start(context)`, then `batches()` once; it ends at the end of the input or after `stop()`.
+ * `stop()` is graceful: what the source already holds (tcpdump's pipe, messages NATS sent before
+ * the unsubscription) is still delivered; a replay of files stops after the current batch. A
+ * failure that ends the source (tcpdump cannot capture) is thrown from `batches()` as a
+ * NetSpectraError; damage of one input is recorded in `stats.inputErrors` instead.
+ */
+export interface PacketSource extends AsyncDisposable {
+  /** For messages, e.g. `files:a.pcap,b.pcap`, `iface:eth0`, `nats:gons.packets.raw.*`. */
+  readonly description: string;
+  /** Names of the inputs, recorded with the run in the embedded store (file names, interface, subjects). */
+  readonly inputs: readonly string[];
+  readonly timing: SourceTiming;
+  start(context: SourceContext): Promise<void>;
+  batches(): AsyncIterable<PacketBatch>;
+  /** Safe to call more than once, and before `start()`. */
+  stop(): Promise<void>;
+  readonly stats: PacketSourceStats;
+  /** Reasons the source makes its process not ready (e.g. NATS disconnected); empty when fine. */
+  healthReasons?(): string[];
+  /** The source's own metric families. */
+  addMetrics?(text: PrometheusText): void;
+}
+
+/** Where a resumed run continues: its id and the period (start) it was in. */
+export interface ResumePoint {
+  runId: string;
+  /** PeriodId of the period to continue: its start, s since the epoch. */
+  periodId: number;
+  periodStartMs: number;
+  /** True when an earlier process of this run may have stored rows from `periodId` on (they are replaced). */
+  continuesRun: boolean;
+}
+
+/**
+ * A source that records its position with every period reset and resumes from it after a restart
+ * (JetStream durable mode, docs/pipeline.md). Its timing is `source`.
+ */
+export interface ResumableSource extends PacketSource {
+  /** Before `start()`: the run and period to continue, from the source's checkpoint (or a first one for `fresh`). */
+  resume(fresh: { runId: string; periodMs: number }): Promise<ResumePoint>;
+  /**
+   * Manager's period-end barrier: record the reset (with the source's position at it) once every
+   * writer has the period-end snapshot; `written` resolves to the number of failed writes.
+   */
+  periodEndBarrier(next: { periodId: number; periodStartMs: number }, written: Promise<number>): Promise<void>;
+  /** False while the backlog found at start is being replayed (a final snapshot would be partial). */
+  readonly caughtUp: boolean;
+}
+
+export function isResumableSource(source: PacketSource): source is ResumableSource {
+  return typeof (source as Partial<ResumableSource>).resume === 'function';
 }

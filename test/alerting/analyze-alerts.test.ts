@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ReportJson } from '../../src/cli/report.js';
+import type { ReportJson } from '../../src/pipeline/analysis-report.js';
 import type { WebhookBody } from '../../src/alerting/notification-format.js';
 import { freePort } from '../kit/free-port.js';
 import { selfSignedCertificate, startSmtpReceiver, startWebhookReceiver } from './receivers.js';

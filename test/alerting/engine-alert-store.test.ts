@@ -17,7 +17,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
-import { EngineService } from '../../src/cli/engine-service.js';
+import { EngineService } from '../../src/pipeline/engine-service.js';
 import type { WebhookBody } from '../../src/alerting/notification-format.js';
 import type { AlertRecord } from '../../src/model/alert.js';
 import type { AlertQueryStore, FlowQueryStore } from '../../src/model/ports.js';

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
-import { runAnalysis } from '../../src/cli/analysis.js';
+import { runAnalysis } from '../../src/pipeline/offline-analysis.js';
 import type { ExactTaskSnapshot } from '../../src/model/snapshot.js';
 import { KeySpec } from '../../src/engine/flow-key.js';
-import type { ReportJson } from '../../src/cli/report.js';
+import type { ReportJson } from '../../src/pipeline/analysis-report.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const pcaps = join(root, '..', 'shared', 'pcaps');

@@ -13,7 +13,7 @@ import { ALERT_RELAY_SUBJECT } from '../../src/bus/alert-relay.js';
 import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { partitionOfSource } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
-import { EngineService } from '../../src/cli/engine-service.js';
+import { EngineService } from '../../src/pipeline/engine-service.js';
 import { parseAddress } from '../../src/model/ip.js';
 import { webhookSignature } from '../../src/alerting/notifiers/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../alerting/receivers.js';

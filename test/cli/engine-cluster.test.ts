@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { PublishFormat } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
-import { EngineService, type EngineFormat } from '../../src/cli/engine-service.js';
+import { EngineService, type EngineFormat } from '../../src/pipeline/engine-service.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
 import { SHARED_PCAPS, configFrom, flowKey, replayCapture, truthFlows, waitFor } from './engine-kit.js';

@@ -30,7 +30,7 @@ import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { PacketPublisher, partitionOfSource, partitionSubject } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { openCaptureFile } from '../../src/capture/file-source.js';
-import { EngineService } from '../../src/cli/engine-service.js';
+import { EngineService } from '../../src/pipeline/engine-service.js';
 import { QueryService } from '../../src/query/query-service.js';
 import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { CaptureDecoder } from '../../src/decode/index.js';

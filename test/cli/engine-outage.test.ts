@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
-import { EngineService } from '../../src/cli/engine-service.js';
+import { EngineService } from '../../src/pipeline/engine-service.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
 import { SHARED_PCAPS, configFrom, flowKey, replayCapture, truthFlows, waitFor } from './engine-kit.js';

@@ -15,7 +15,7 @@ import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { PacketPublisher, partitionSubject } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
-import { EngineService } from '../../src/cli/engine-service.js';
+import { EngineService } from '../../src/pipeline/engine-service.js';
 import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
 import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
 import { configFrom, parseMetrics, waitFor } from './engine-kit.js';

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { ThriftQueryClient } from '../../src/api/thrift-query-client.js';
 import { int64ToBig } from '../../src/api/thrift-query-server.js';
 import { findTcpdump } from '../../src/capture/live-capture.js';
-import { serveConfig, servedStorePath } from '../../src/cli/serve-service.js';
+import { serveConfig, servedStorePath } from '../../src/pipeline/serve-service.js';
 import { parseConfig } from '../../src/config/index.js';
 import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NetSpectraError } from '../model/errors.js';
-import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../model/prometheus-text.js';
 
 export interface ListenAddress {
   host: string;

@@ -1,6 +1,6 @@
 /**
  * The writers of the config's task groups (`aggregator.exact.writers`, `aggregator.sketch.writers`),
- * built once for every command that runs the engine (`analyze`, `engine`, `serve`): one store instance per
+ * built once by the pipeline (pipeline.ts) for every command that runs the engine (`analyze`, `engine`, `serve`): one store instance per
  * destination, shared by the groups that name it, each group with its own snapshot intervals.
  */
 import { join } from 'node:path';
@@ -14,12 +14,10 @@ import { ClickHouseStore } from '../store/clickhouse-store.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../store/file-writers.js';
 import { ThreadedWriter } from '../store/threaded-writer.js';
-import { InstrumentedWriter, type WriterMeasurements } from '../store/instrumented-writer.js';
-import type { TaskStats } from '../engine/engine.js';
-import type { TaskGroupName } from '../model/snapshot.js';
-import type { PrometheusText } from './prometheus-text.js';
+import { InstrumentedWriter } from '../store/instrumented-writer.js';
 import { RemoteAnalyst } from '../ai/remote-analyst.js';
 import type { AlertAnalyst } from '../model/alert.js';
+import { errorMessage } from '../model/errors.js';
 
 export interface WriterSetOptions {
   config: NetSpectraConfig;
@@ -169,7 +167,7 @@ export async function stopAll(writers: readonly SnapshotWriter[]): Promise<void>
     try {
       await writer.stop();
     } catch (error) {
-      first ??= error instanceof Error ? error : new Error(String(error));
+      first ??= error instanceof Error ? error : new Error(errorMessage(error));
     }
   }
   if (first !== undefined) throw first;
@@ -192,7 +190,7 @@ export function measureWriters(set: Pick<WriterSet, 'groups' | 'writers'>, log: 
     measured.set(
       writer,
       new InstrumentedWriter(writer, {
-        onFailing: (w, error) => log(`writer ${w.description} failed: ${error instanceof Error ? error.message : String(error)} (retried at the next snapshot)`),
+        onFailing: (w, error) => log(`writer ${w.description} failed: ${errorMessage(error)} (retried at the next snapshot)`),
         onRecovered: (w) => log(`writer ${w.description} writes again`),
       }),
     );
@@ -217,43 +215,4 @@ export function writerHealthReasons(writers: readonly InstrumentedWriter[], stop
     else if (m.lastError !== undefined) reasons.push(`writer ${m.description}: last write failed: ${m.lastError}`);
   }
   return reasons;
-}
-
-/**
- * The metric families every process that runs the engine reports (`engine` and `serve`, under the
- * engine's names): flows and memory per task, snapshots per group, and per writer its writes,
- * write time, errors and whether it is up.
- */
-export function addEngineMetrics(
-  text: PrometheusText,
-  taskStats: readonly TaskStats[],
-  snapshots: Readonly<Record<TaskGroupName, number>>,
-  writers: readonly WriterMeasurements[],
-): PrometheusText {
-  return text
-    .family('netspectra_engine_task_flows', 'gauge', 'Distinct keys held by an exact task (0 for sketches).', taskStats.map((t) => ({ value: t.flows, labels: { task: t.name, kind: t.kind } })))
-    .family('netspectra_engine_task_memory_bytes', 'gauge', 'Memory held by a task.', taskStats.map((t) => ({ value: t.memoryBytes, labels: { task: t.name, kind: t.kind } })))
-    .family(
-      'netspectra_engine_snapshots_total',
-      'counter',
-      'Snapshots taken per task group (interval, period end and final).',
-      (Object.keys(snapshots) as TaskGroupName[]).map((group) => ({ value: snapshots[group], labels: { group } })),
-    )
-    .family('netspectra_engine_snapshot_writes_total', 'counter', 'Snapshots written successfully per writer.', writers.map((m) => ({ value: m.writes, labels: { writer: m.description } })))
-    .family(
-      'netspectra_engine_snapshot_write_seconds',
-      'summary',
-      'Time spent writing snapshots per writer (successful or not).',
-      writers.flatMap((m) => [
-        { value: m.writeSeconds, labels: { writer: m.description }, suffix: '_sum' },
-        { value: m.writes + m.failures, labels: { writer: m.description }, suffix: '_count' },
-      ]),
-    )
-    .family('netspectra_engine_writer_errors_total', 'counter', 'Failed snapshot writes per writer.', writers.map((m) => ({ value: m.failures, labels: { writer: m.description } })))
-    .family(
-      'netspectra_engine_writer_up',
-      'gauge',
-      '1 when the writer is started and its last write succeeded.',
-      writers.map((m) => ({ value: m.started && m.lastError === undefined ? 1 : 0, labels: { writer: m.description } })),
-    );
 }

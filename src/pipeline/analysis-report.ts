@@ -6,7 +6,7 @@ import { topFlowIndices } from '../engine/flow-ranking.js';
 import { KeySpec } from '../engine/flow-key.js';
 import type { KeyObject, SketchEntry, TaskSnapshot, Timestamp } from '../model/snapshot.js';
 import { formatTimestamp } from '../model/time.js';
-import type { AnalysisResult } from './analysis.js';
+import type { AnalysisResult } from './offline-analysis.js';
 import type { AlertEpisode } from '../alerting/alerter.js';
 import type { NotifierStats } from '../alerting/notification-dispatcher.js';
 import type { AlertEvidenceFlow } from '../model/alert.js';

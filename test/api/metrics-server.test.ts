@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrometheusText } from '../../src/cli/prometheus-text.js';
-import { parseListenAddress } from '../../src/cli/metrics-server.js';
+import { PrometheusText } from '../../src/model/prometheus-text.js';
+import { parseListenAddress } from '../../src/api/metrics-server.js';
 
 test('Prometheus text 0.0.4: HELP and TYPE once per family, labels escaped, special values spelled out', () => {
   const text = new PrometheusText()
