@@ -13,6 +13,8 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parse
 import type { Document } from 'yaml';
 import { NetSpectraError } from '../model/errors.js';
 import type { ErrorCode } from '../model/errors.js';
+import { describeLimit, TASK_LIMITS, withinLimit } from '../model/task-limits.js';
+import type { NumberLimit } from '../model/task-limits.js';
 import {
   ALERT_RULE_DEFAULTS,
   CLICKHOUSE_DEFAULTS,
@@ -442,11 +444,13 @@ class Section {
     return value;
   }
 
-  positiveNumber(key: string, fallback: number | undefined): number {
+  /** A number within one of the task limits (TASK_LIMITS, shared with the engine); the message names the range. */
+  limited(key: string, limit: NumberLimit, fallback: number | undefined): number {
+    const expected = describeLimit(limit);
     const raw = this.get(key);
-    if (raw === undefined) return fallback ?? this.missing(key, 'a positive number');
+    if (raw === undefined) return fallback ?? this.missing(key, expected);
     const value = asNumber(raw);
-    if (value === undefined || !Number.isFinite(value) || value <= 0) invalid(this.ctx, this.keyPath(key), raw.pos, 'a positive number', describe(raw));
+    if (value === undefined || !withinLimit(limit, value)) invalid(this.ctx, this.keyPath(key), raw.pos, expected, describe(raw));
     return value;
   }
 
@@ -938,33 +942,44 @@ function readExactTask(task: Section, claimName: (task: Section) => string): Exa
   return {
     name: claimName(task),
     keyFields: task.fields('key_fields', undefined, true),
-    numShards: task.integer('num_shards', EXACT_TASK_DEFAULTS.numShards, 1, 65536),
+    numShards: task.limited('num_shards', TASK_LIMITS.exact.numShards, EXACT_TASK_DEFAULTS.numShards),
   };
 }
 
 function readSketchTask(task: Section, claimName: (task: Section) => string): SketchTaskConfig {
   const d = SKETCH_TASK_DEFAULTS;
+  const limits = TASK_LIMITS.sketch;
   const name = claimName(task);
   const raw = task.get('skt_type');
   const sktType = raw === undefined ? task.missing('skt_type', '0 (heavy hitters) or 1 (SuperSpread)') : asNumber(raw);
   if (sktType !== 0 && sktType !== 1) invalid(task.ctx, task.keyPath('skt_type'), task.posOf('skt_type'), '0 (heavy hitters) or 1 (SuperSpread)', describe(raw));
-  const seed = task.get('seed') === undefined ? undefined : task.integer('seed', undefined, 0, UINT32_MAX);
-  return {
+  const seed = task.get('seed') === undefined ? undefined : task.limited('seed', limits.seed, undefined);
+  const config: SketchTaskConfig = {
     name,
     sktType,
     flowFields: task.fields('flow_fields', undefined, true),
     // SuperSpread counts distinct elements, so it needs to know what an element is.
     elementFields: task.fields('element_fields', sktType === 1 ? undefined : d.elementFields.slice(), sktType === 1),
-    width: task.integer('width', d.width, 1, UINT32_MAX),
-    depth: task.integer('depth', d.depth, 1, UINT32_MAX),
-    sizeThreshold: task.integer('size_thereshold', d.sizeThreshold, 0, UINT32_MAX),
-    countThreshold: task.integer('count_thereshold', d.countThreshold, 0, UINT32_MAX),
-    m: task.integer('m', d.m, 1, UINT32_MAX),
-    size: task.integer('size', d.size, 1, 32),
-    base: task.positiveNumber('base', d.base),
-    b: task.positiveNumber('b', d.b),
+    width: task.limited('width', limits.width, d.width),
+    depth: task.limited('depth', limits.depth, d.depth),
+    sizeThreshold: task.limited('size_thereshold', limits.sizeThreshold, d.sizeThreshold),
+    countThreshold: task.limited('count_thereshold', limits.countThreshold, d.countThreshold),
+    m: task.limited('m', limits.m, d.m),
+    size: task.limited('size', limits.size, d.size),
+    base: task.limited('base', limits.base, d.base),
+    b: task.limited('b', limits.b, d.b),
     seed,
   };
+  // The cross-field limits keep the sketch's memory buildable; each is reported at the key that
+  // multiplies the others (width for the table's buckets, m for SuperSpread's registers).
+  const product = (key: string, limit: NumberLimit, factors: readonly number[]): void => {
+    const value = factors.reduce((a, b) => a * b, 1);
+    if (withinLimit(limit, value)) return;
+    invalid(task.ctx, task.keyPath(key), task.posOf(key), `${limit.key} to be ${describeLimit(limit)}`, `${factors.join(' × ')} = ${value}`);
+  };
+  product('width', limits.buckets, [config.width, config.depth]);
+  if (sktType === 1) product('m', limits.registers, [config.width, config.depth, config.m]);
+  return config;
 }
 
 /** The ClickHouse store names the database in every statement, backquoted; the same alphabet as store/clickhouse-sql.ts IDENTIFIER. */

@@ -529,7 +529,9 @@ export interface ExactTaskConfig {
   /** Fields of the flow key, each at most once (YAML `key_fields`). Required, non-empty. */
   keyFields: KeyField[];
   /**
-   * Number of independently locked partitions of the flow table (YAML `num_shards`).
+   * The original's number of independently locked partitions of the flow table (YAML `num_shards`);
+   * read so its configs load, unused by the engine. Ranges of this and every numeric sketch key are
+   * in TASK_LIMITS (model/task-limits.ts), which the engine checks too.
    * @default 64
    */
   numShards: number;
@@ -549,7 +551,8 @@ export interface SketchTaskConfig {
    */
   elementFields: KeyField[];
   /**
-   * Buckets per row (YAML `width`).
+   * Buckets per row (YAML `width`). This and the other numeric keys stay within TASK_LIMITS
+   * (model/task-limits.ts), per key and as products (`width × depth`, `width × depth × m`).
    * @default 32768
    */
   width: number;
@@ -576,7 +579,7 @@ export interface SketchTaskConfig {
    */
   m: number;
   /**
-   * SuperSpread: bits per register, 1 to 32 (YAML `size`).
+   * SuperSpread: bits per register, 1 to 8 (YAML `size`).
    * @default 5
    */
   size: number;

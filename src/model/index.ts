@@ -7,3 +7,4 @@ export * from './query.js';
 export * from './snapshot.js';
 export * from './time.js';
 export * from './alert.js';
+export * from './task-limits.js';

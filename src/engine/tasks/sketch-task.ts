@@ -8,6 +8,7 @@
  */
 import type { PacketBatch } from '../../model/packet.js';
 import type { SketchEntry, SketchSnapshot } from '../../model/snapshot.js';
+import { describeLimit, TASK_LIMITS, withinLimit, type NumberLimit } from '../../model/task-limits.js';
 import type { KeyField } from '../flow-key.js';
 import { HeavyHitterSketch } from './heavy-hitter-sketch.js';
 import { SuperSpreadSketch } from './super-spread-sketch.js';
@@ -81,31 +82,40 @@ export const SUPER_SPREAD_DEFAULTS = {
 } as const;
 
 export function createSketchTask(config: SketchTaskParams): SketchTask {
-  validate(config);
+  validateSketchTask(config);
   return config.sktType === 0 ? new HeavyHitterSketch(config) : new SuperSpreadSketch(config);
 }
 
-function validate(config: SketchTaskParams): void {
+/**
+ * The engine's own guard, run by `createSketchTask` before anything is allocated: the config loader
+ * already refused anything outside TASK_LIMITS (the same table), so a RangeError here is a caller's
+ * bug, not a user's mistake.
+ */
+export function validateSketchTask(config: SketchTaskParams): void {
   const fail = (what: string): never => {
     throw new RangeError(`sketch task '${config.name}': ${what}`);
   };
-  const positiveInt = (value: number, key: string, max: number): void => {
-    if (!Number.isInteger(value) || value < 1 || value > max) fail(`${key} must be an integer in 1..${max}, got ${value}`);
+  const check = (limit: NumberLimit, value: number): void => {
+    if (!withinLimit(limit, value)) fail(`${limit.key} must be ${describeLimit(limit)}, got ${value}`);
   };
+  const limits = TASK_LIMITS.sketch;
   if (config.sktType !== 0 && config.sktType !== 1) fail(`skt_type must be 0 or 1, got ${String(config.sktType)}`);
   if (config.flowFields.length === 0) fail('flow_fields must name at least one field');
-  // 2^21 keeps `hash * width` exact in a double and the tables within reach of a typed array.
-  positiveInt(config.width, 'width', 1 << 21);
-  positiveInt(config.depth, 'depth', 16);
-  if (!(config.countThreshold >= 0)) fail(`count_thereshold must be >= 0, got ${config.countThreshold}`);
+  check(limits.width, config.width);
+  check(limits.depth, config.depth);
+  check(limits.buckets, config.width * config.depth);
+  check(limits.countThreshold, config.countThreshold);
+  check(limits.seed, config.seed);
   if (config.sktType === 0) {
-    if (!(config.sizeThreshold >= 0)) fail(`size_thereshold must be >= 0, got ${config.sizeThreshold}`);
+    check(limits.sizeThreshold, config.sizeThreshold);
     return;
   }
-  positiveInt(config.m, 'm', 1 << 16);
-  positiveInt(config.size, 'size', 8);
-  if (!(config.base > 0 && config.base < 1)) fail(`base must be in (0, 1), got ${config.base}`);
-  if (!(config.b > 1)) fail(`b must be > 1, got ${config.b}`);
+  if (config.elementFields.length === 0) fail('element_fields must name at least one field');
+  check(limits.m, config.m);
+  check(limits.size, config.size);
+  check(limits.registers, config.width * config.depth * config.m);
+  check(limits.base, config.base);
+  check(limits.b, config.b);
 }
 
 /** Sort order of every list: largest value first, ties by flow text so output is deterministic. */
