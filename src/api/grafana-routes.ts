@@ -17,7 +17,8 @@ import type { FlowTotals, StoredTask } from '../model/query.js';
 import type { FlowFilterRequest } from '../query/query-service.js';
 import type { QueryMethods } from './query-cache.js';
 import { parseTimeText } from '../query/time-text.js';
-import { ERROR_RESPONSES, withDeadline } from './http-json.js';
+import { withDeadline } from './http-json.js';
+import { GRAFANA_SCHEMAS, type GrafanaTagKey } from './http-schemas.js';
 
 export interface GrafanaRouteOptions {
   queryService: QueryMethods;
@@ -63,46 +64,6 @@ const fail = (message: string): never => {
   throw new NetSpectraError('NS_ERR_HTTP_REQUEST', message);
 };
 
-const RANGE_BODY = {
-  type: 'object',
-  properties: { from: { type: 'string', minLength: 1, maxLength: 64 }, to: { type: 'string', minLength: 1, maxLength: 64 } },
-  required: ['from', 'to'],
-} as const;
-
-const PAYLOAD = { type: ['object', 'string'], maxProperties: 32, maxLength: 4096, description: 'free-form JSON of the target (see docs/http-api.md)' } as const;
-
-const QUERY_BODY = {
-  type: 'object',
-  properties: {
-    targets: {
-      type: 'array',
-      maxItems: 32,
-      items: {
-        type: 'object',
-        properties: {
-          target: { type: 'string', maxLength: 256 },
-          refId: { type: 'string', maxLength: 64 },
-          hide: { type: 'boolean' },
-          payload: PAYLOAD,
-        },
-      },
-    },
-    range: RANGE_BODY,
-    intervalMs: { type: 'number', minimum: 0 },
-    maxDataPoints: { type: 'integer', minimum: 1 },
-    adhocFilters: {
-      type: 'array',
-      maxItems: 16,
-      items: {
-        type: 'object',
-        properties: { key: { type: 'string', maxLength: 64 }, operator: { type: 'string', maxLength: 8 }, value: { type: 'string', maxLength: 256 } },
-        required: ['key', 'operator', 'value'],
-      },
-    },
-  },
-  required: ['targets', 'range'],
-} as const;
-
 /** Metrics the plugin's builder offers, with their payload fields. */
 const FILTER_PAYLOADS = [
   { label: 'Source IP', name: 'src_ip', type: 'input', placeholder: 'any' },
@@ -138,7 +99,7 @@ const TAG_KEYS = [
   { type: 'number', text: 'dst_port' },
   { type: 'number', text: 'protocol' },
 ] as const;
-const TAG_FIELD: Record<string, 'SrcIP' | 'DstIP' | 'SrcPort' | 'DstPort' | 'Protocol'> = { src_ip: 'SrcIP', dst_ip: 'DstIP', src_port: 'SrcPort', dst_port: 'DstPort', protocol: 'Protocol' };
+const TAG_FIELD: Record<GrafanaTagKey, 'SrcIP' | 'DstIP' | 'SrcPort' | 'DstPort' | 'Protocol'> = { src_ip: 'SrcIP', dst_ip: 'DstIP', src_port: 'SrcPort', dst_port: 'DstPort', protocol: 'Protocol' };
 
 /** A target's payload as an object; the plugin sends an object, older versions a JSON string. */
 function payloadObject(payload: unknown, where: string): Record<string, unknown> {
@@ -221,7 +182,6 @@ const isIpField = (field: string): boolean => field === 'SrcIP' || field === 'Ds
 export function registerGrafanaRoutes(app: FastifyInstance, options: GrafanaRouteOptions): void {
   const service = options.queryService;
   const run = <T>(promise: Promise<T>): Promise<T> => withDeadline(promise, options.queryTimeoutMs);
-  const tags = ['grafana'];
 
   const rangeOf = (range: GrafanaRange): { startNs: bigint; endNs: bigint } => {
     const nowMs = options.nowMs();
@@ -375,31 +335,18 @@ export function registerGrafanaRoutes(app: FastifyInstance, options: GrafanaRout
     return answers;
   };
 
-  const querySchema = {
-    tags,
-    summary: 'Grafana query: time series and tables (simpod-json-datasource), or the original: a task name → bytes per bucket',
-    body: QUERY_BODY,
-    response: { 200: { type: 'array', description: '[{target, datapoints: [[value, epochMs]…]}] or [{type: "table", columns, rows}]' }, ...ERROR_RESPONSES },
-  };
-  app.post<{ Body: QueryBody }>('/query', { schema: { ...querySchema, summary: "The original's Grafana endpoint (the same handler as POST /grafana/query)" } }, async (request) => query(request.body));
-  app.post<{ Body: QueryBody }>('/grafana/query', { schema: querySchema }, async (request) => query(request.body));
+  app.post<{ Body: QueryBody }>('/query', { schema: GRAFANA_SCHEMAS.originalQuery }, async (request) => query(request.body));
+  app.post<{ Body: QueryBody }>('/grafana/query', { schema: GRAFANA_SCHEMAS.query }, async (request) => query(request.body));
 
   const health = async (): Promise<{ status: string; store: string }> => ({ status: 'ok', store: (await run(service.health())).status });
-  const healthSchema = { tags, summary: "The plugin's Test connection: 200 with the store's status (needs the token)", response: { 200: { type: 'object', properties: { status: { type: 'string' }, store: { type: 'string' } } }, ...ERROR_RESPONSES } };
-  app.get('/grafana', { schema: healthSchema }, health);
-  app.get('/grafana/', { schema: { ...healthSchema, hide: true } }, health);
+  app.get('/grafana', { schema: GRAFANA_SCHEMAS.health }, health);
+  app.get('/grafana/', { schema: GRAFANA_SCHEMAS.healthSlash }, health);
 
-  app.post('/grafana/metrics', { schema: { tags, summary: 'The metrics (targets) and their payload fields', body: { type: ['object', 'null'] } } }, async () => GRAFANA_METRICS);
+  app.post('/grafana/metrics', { schema: GRAFANA_SCHEMAS.metrics }, async () => GRAFANA_METRICS);
 
   app.post<{ Body: { metric?: string; payload?: unknown; name?: string } }>(
     '/grafana/metric-payload-options',
-    {
-      schema: {
-        tags,
-        summary: 'Options of a select payload field',
-        body: { type: 'object', properties: { metric: { type: 'string', maxLength: 64 }, name: { type: 'string', maxLength: 64 }, payload: PAYLOAD }, required: ['name'] },
-      },
-    },
+    { schema: GRAFANA_SCHEMAS.metricPayloadOptions },
     async (request) => {
       const { metric, name } = request.body;
       const option = (value: string): { label: string; value: string } => ({ label: value, value });
@@ -423,13 +370,7 @@ export function registerGrafanaRoutes(app: FastifyInstance, options: GrafanaRout
 
   app.post<{ Body: { payload?: unknown; target?: string } }>(
     '/grafana/variable',
-    {
-      schema: {
-        tags,
-        summary: 'Values of a query variable: tasks, exact_tasks, heavy_hitter_tasks, super_spreader_tasks, key_fields',
-        body: { type: 'object', properties: { payload: PAYLOAD, target: { type: 'string', maxLength: 64 }, range: RANGE_BODY } },
-      },
-    },
+    { schema: GRAFANA_SCHEMAS.variable },
     async (request) => {
       const payload = request.body.payload;
       const which =
@@ -453,19 +394,13 @@ export function registerGrafanaRoutes(app: FastifyInstance, options: GrafanaRout
     },
   );
 
-  app.post('/grafana/tag-keys', { schema: { tags, summary: 'Keys of ad-hoc filters', body: { type: ['object', 'null'] } } }, async () => TAG_KEYS);
+  app.post('/grafana/tag-keys', { schema: GRAFANA_SCHEMAS.tagKeys }, async () => TAG_KEYS);
 
-  app.post<{ Body: { key: string; range?: GrafanaRange } }>(
+  app.post<{ Body: { key: GrafanaTagKey; range?: GrafanaRange } }>(
     '/grafana/tag-values',
-    {
-      schema: {
-        tags,
-        summary: 'Values of an ad-hoc filter key: the most frequent in the top flows by bytes of the exact tasks',
-        body: { type: 'object', properties: { key: { type: 'string', enum: Object.keys(TAG_FIELD) }, range: RANGE_BODY }, required: ['key'] },
-      },
-    },
+    { schema: GRAFANA_SCHEMAS.tagValues },
     async (request) => {
-      const field = TAG_FIELD[request.body.key]!;
+      const field = TAG_FIELD[request.body.key];
       const range = request.body.range === undefined ? {} : rangeOf(request.body.range);
       const values = new Set<string>();
       for (const task of (await run(service.tasks())).filter((t) => t.kind === 'exact' && t.keyFields.includes(field))) {
