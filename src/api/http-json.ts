@@ -10,8 +10,9 @@ import { NetSpectraError, isNetSpectraError, type ErrorCode } from '../model/err
 import type { FlowTotals, TimeRangeNs } from '../model/query.js';
 import { parseTimeText } from '../query/time-text.js';
 import type { FlowFilterRequest } from '../query/query-service.js';
+import type { QueryMethods } from './query-cache.js';
 
-const NS_PER_MS = 1_000_000n;
+export const NS_PER_MS = 1_000_000n;
 
 /** `{xNs: "…", xMs: n}` for a time; both null when absent. */
 export function timePair<N extends string>(name: N, ns: bigint | undefined): Record<`${N}Ns`, string | null> & Record<`${N}Ms`, number | null> {
@@ -60,6 +61,24 @@ export function flowRowJson(flow: FlowTotals): FlowRowJson {
 
 // ---------------------------------------------------------------------------------------------
 // Requests
+
+/** What every query route plugin (REST and Grafana) is given. */
+export interface QueryRouteOptions {
+  /** The query service, behind the short answer cache. */
+  queryService: QueryMethods;
+  /** Longest a store call may take (ms); longer: NS_ERR_QUERY_STORE. */
+  queryTimeoutMs: number;
+  /** The clock for `now` and relative times. */
+  nowMs: () => number;
+}
+
+/** A store call of a route, cut at the options' deadline: `run(service.tasks())`. */
+export function storeCall(options: QueryRouteOptions): <T>(promise: Promise<T>) => Promise<T> {
+  return (promise) => withDeadline(promise, options.queryTimeoutMs);
+}
+
+/** The route generic of a GET with this (schema-validated) query string. */
+export type Query<T> = { Querystring: T };
 
 export interface RangeQuery {
   start?: string;

@@ -20,7 +20,7 @@ import type { QueryService } from '../query/query-service.js';
 import { registerGrafanaRoutes } from './grafana-routes.js';
 import { errorBody, statusOf, withDeadline } from './http-json.js';
 import { HttpRequestMetrics } from './http-metrics.js';
-import { registerRestRoutes } from './http-rest-routes.js';
+import { REST_ROUTES } from './http-rest-routes.js';
 import { SERVICE_SCHEMAS } from './http-schemas.js';
 import { QueryCache, cachedQueries } from './query-cache.js';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
@@ -284,9 +284,10 @@ export class HttpApiServer implements HttpApi {
         const health = await withDeadline(service.health(), queryTimeoutMs).catch(() => ({ ok: false }));
         return reply.type(PROMETHEUS_CONTENT_TYPE).send(this.#metrics.render(health.ok, this.#cache));
       });
-      const queries = cachedQueries(service, this.#cache);
-      registerRestRoutes(secured, { queryService: queries, queryTimeoutMs, nowMs });
-      registerGrafanaRoutes(secured, { queryService: queries, queryTimeoutMs, nowMs });
+      const routeOptions = { queryService: cachedQueries(service, this.#cache), queryTimeoutMs, nowMs };
+      // awaited one by one: the routes (and /openapi.json's paths) keep this order
+      for (const plugin of REST_ROUTES) await secured.register(plugin, routeOptions);
+      registerGrafanaRoutes(secured, routeOptions);
     });
     await app.ready();
     return app;
