@@ -17,7 +17,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import type { QueryService } from '../query/query-service.js';
-import { registerGrafanaRoutes } from './grafana-routes.js';
+import { GRAFANA_ROUTES } from './grafana-routes.js';
 import { errorBody, statusOf, withDeadline } from './http-json.js';
 import { HttpRequestMetrics } from './http-metrics.js';
 import { REST_ROUTES } from './http-rest-routes.js';
@@ -286,8 +286,7 @@ export class HttpApiServer implements HttpApi {
       });
       const routeOptions = { queryService: cachedQueries(service, this.#cache), queryTimeoutMs, nowMs };
       // awaited one by one: the routes (and /openapi.json's paths) keep this order
-      for (const plugin of REST_ROUTES) await secured.register(plugin, routeOptions);
-      registerGrafanaRoutes(secured, routeOptions);
+      for (const plugin of [...REST_ROUTES, ...GRAFANA_ROUTES]) await secured.register(plugin, routeOptions);
     });
     await app.ready();
     return app;
