@@ -258,38 +258,38 @@ export class HttpApiServer implements HttpApi {
 
     // Open routes: liveness, readiness, the dashboard's files.
     app.get('/healthz', { schema: SERVICE_SCHEMAS.healthz }, async () => ({ status: 'ok' }));
-    app.get(
-      '/readyz',
-      { schema: SERVICE_SCHEMAS.readyz },
-      async (_request, reply) => {
-        const health = await withDeadline(service.health(), queryTimeoutMs).catch((error: unknown) => ({ ok: false, status: `NOT_SERVING: ${(error as Error).message}` }));
-        if (!health.ok) return reply.code(503).send(errorBody('NS_ERR_QUERY_STORE', `the store is not ready: ${health.status}`));
-        return { status: 'ready', store: health.status };
-      },
-    );
+    app.get('/readyz', { schema: SERVICE_SCHEMAS.readyz }, async (_request, reply) => {
+      const health = await withDeadline(service.health(), queryTimeoutMs).catch((error: unknown) => ({ ok: false, status: `NOT_SERVING: ${(error as Error).message}` }));
+      if (!health.ok) return reply.code(503).send(errorBody('NS_ERR_QUERY_STORE', `the store is not ready: ${health.status}`));
+      return { status: 'ready', store: health.status };
+    });
     this.#registerStatic(app);
 
     // Everything else needs the token: registered in its own context, so the hook covers only these routes.
-    await app.register(async (secured) => {
-      secured.addHook('onRequest', async (request, reply) => {
-        if (this.#authorised(request)) return;
-        this.#metrics.unauthorized++;
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer realm="netspectra"')
-          .send(errorBody('NS_ERR_HTTP_UNAUTHORIZED', this.#tokenDigests.length > 0 && request.headers.authorization === undefined ? 'this API requires a token: send Authorization: Bearer <token> (api.auth_tokens)' : 'the token is not one of api.auth_tokens'));
-      });
-      secured.get('/openapi.json', { schema: SERVICE_SCHEMAS.openapi }, async () => app.swagger());
-      secured.get('/metrics', { schema: SERVICE_SCHEMAS.metrics }, async (_request, reply) => {
-        const health = await withDeadline(service.health(), queryTimeoutMs).catch(() => ({ ok: false }));
-        return reply.type(PROMETHEUS_CONTENT_TYPE).send(this.#metrics.render(health.ok, this.#cache));
-      });
-      const routeOptions = { queryService: cachedQueries(service, this.#cache), queryTimeoutMs, nowMs };
-      // awaited one by one: the routes (and /openapi.json's paths) keep this order
-      for (const plugin of [...REST_ROUTES, ...GRAFANA_ROUTES]) await secured.register(plugin, routeOptions);
-    });
+    await app.register(async (secured) => this.#registerSecured(app, secured, queryTimeoutMs, nowMs));
     await app.ready();
     return app;
+  }
+
+  /** The routes behind the token: this document, Prometheus, REST and Grafana. */
+  async #registerSecured(app: FastifyInstance, secured: FastifyInstance, queryTimeoutMs: number, nowMs: () => number): Promise<void> {
+    const service = this.#options.queryService;
+    secured.addHook('onRequest', async (request, reply) => {
+      if (this.#authorised(request)) return;
+      this.#metrics.unauthorized++;
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="netspectra"')
+        .send(errorBody('NS_ERR_HTTP_UNAUTHORIZED', this.#tokenDigests.length > 0 && request.headers.authorization === undefined ? 'this API requires a token: send Authorization: Bearer <token> (api.auth_tokens)' : 'the token is not one of api.auth_tokens'));
+    });
+    secured.get('/openapi.json', { schema: SERVICE_SCHEMAS.openapi }, async () => app.swagger());
+    secured.get('/metrics', { schema: SERVICE_SCHEMAS.metrics }, async (_request, reply) => {
+      const health = await withDeadline(service.health(), queryTimeoutMs).catch(() => ({ ok: false }));
+      return reply.type(PROMETHEUS_CONTENT_TYPE).send(this.#metrics.render(health.ok, this.#cache));
+    });
+    const routeOptions = { queryService: cachedQueries(service, this.#cache), queryTimeoutMs, nowMs };
+    // awaited one by one: the routes (and /openapi.json's paths) keep this order
+    for (const plugin of [...REST_ROUTES, ...GRAFANA_ROUTES]) await secured.register(plugin, routeOptions);
   }
 
   #staticRoot(): string | undefined {
