@@ -1,7 +1,7 @@
 /**
- * What the HTTP API's routes share: the JSON shapes of times and flow rows, the schemas that
- * describe them (for validation, serialisation and /openapi.json), the conversion of query-string
- * filters, and the mapping of NetSpectra error codes to HTTP statuses.
+ * What the HTTP API's routes share: the JSON shapes of times and flow rows (their schemas are in
+ * http-schemas.ts), the conversion of query-string filters, and the mapping of NetSpectra error
+ * codes to HTTP statuses.
  *
  * JSON numbers are doubles, so nanosecond times travel twice: `…Ns` as a decimal string (exact)
  * and `…Ms` as a number of milliseconds (for `new Date()`).
@@ -10,8 +10,9 @@ import { NetSpectraError, isNetSpectraError, type ErrorCode } from '../model/err
 import type { FlowTotals, TimeRangeNs } from '../model/query.js';
 import { parseTimeText } from '../query/time-text.js';
 import type { FlowFilterRequest } from '../query/query-service.js';
+import type { QueryMethods } from './query-cache.js';
 
-const NS_PER_MS = 1_000_000n;
+export const NS_PER_MS = 1_000_000n;
 
 /** `{xNs: "…", xMs: n}` for a time; both null when absent. */
 export function timePair<N extends string>(name: N, ns: bigint | undefined): Record<`${N}Ns`, string | null> & Record<`${N}Ms`, number | null> {
@@ -59,91 +60,25 @@ export function flowRowJson(flow: FlowTotals): FlowRowJson {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas
-
-/** Query-string text values: bounded, so that nothing huge reaches a parser or a message. */
-export const text = (description: string, maxLength = 256): Record<string, unknown> => ({ type: 'string', minLength: 1, maxLength, description });
-
-export const TIME_DESCRIPTION = 'RFC 3339, unix seconds (≤ 11 digits), ms (12–15 digits) or ns (16–19 digits), now, or -15m / now-6h';
-
-export const RANGE_PROPERTIES = {
-  start: text(`range start, exclusive: ${TIME_DESCRIPTION}`, 64),
-  end: text(`range end, inclusive: ${TIME_DESCRIPTION}`, 64),
-} as const;
-
-export const FILTER_PROPERTIES = {
-  src_ip: text('source address (IPv4 or IPv6 text)', 64),
-  dst_ip: text('destination address (IPv4 or IPv6 text)', 64),
-  src_port: { type: 'integer', minimum: 0, maximum: 65535, description: 'source port' },
-  dst_port: { type: 'integer', minimum: 0, maximum: 65535, description: 'destination port' },
-  protocol: { type: 'integer', minimum: 0, maximum: 255, description: 'IP protocol number (6 TCP, 17 UDP)' },
-} as const;
-
-export const TASK_PROPERTY = { task: text('task name (GET /api/v1/tasks lists them)') } as const;
-
-export const limitProperty = (fallback: number): Record<string, unknown> => ({ type: 'integer', minimum: 1, maximum: 10_000, default: fallback, description: 'rows to return' });
-
-export const nsString = { type: 'string', pattern: '^[0-9]+$', description: 'nanoseconds since the epoch, as a decimal string' } as const;
-export const nsStringOrNull = { type: ['string', 'null'], description: 'nanoseconds since the epoch, as a decimal string; null when absent' } as const;
-export const msNumber = { type: 'integer', description: 'milliseconds since the epoch' } as const;
-export const msNumberOrNull = { type: ['integer', 'null'], description: 'milliseconds since the epoch; null when absent' } as const;
-
-export const RANGE_SCHEMA = {
-  type: 'object',
-  description: 'the range as resolved: (start, end]; null = open',
-  properties: { startNs: nsStringOrNull, startMs: msNumberOrNull, endNs: nsStringOrNull, endMs: msNumberOrNull },
-  required: ['startNs', 'startMs', 'endNs', 'endMs'],
-} as const;
-
-export const KEY_SCHEMA = {
-  type: 'object',
-  description: "the flow key: the task's key fields (or the grouped ones)",
-  properties: {
-    SrcIP: { type: 'string' },
-    DstIP: { type: 'string' },
-    SrcPort: { type: 'integer' },
-    DstPort: { type: 'integer' },
-    Protocol: { type: 'integer' },
-  },
-} as const;
-
-export const FLOW_ROW_SCHEMA = {
-  type: 'object',
-  properties: {
-    task: { type: 'string' },
-    key: KEY_SCHEMA,
-    bytes: { type: 'number' },
-    packets: { type: 'number' },
-    firstSeenNs: nsString,
-    firstSeenMs: msNumber,
-    lastSeenNs: nsString,
-    lastSeenMs: msNumber,
-  },
-  required: ['task', 'key', 'bytes', 'packets', 'firstSeenNs', 'firstSeenMs', 'lastSeenNs', 'lastSeenMs'],
-} as const;
-
-export const ERROR_SCHEMA = {
-  type: 'object',
-  description: 'every error: a NetSpectra code (docs/errors.md) and a readable message',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-      required: ['code', 'message'],
-    },
-  },
-  required: ['error'],
-} as const;
-
-/** Standard error answers of a data route, for the OpenAPI document. */
-export const ERROR_RESPONSES = {
-  400: { ...ERROR_SCHEMA, description: 'invalid request (NS_ERR_HTTP_REQUEST, NS_ERR_QUERY_*)' },
-  401: { ...ERROR_SCHEMA, description: 'token missing or wrong (NS_ERR_HTTP_UNAUTHORIZED)' },
-  503: { ...ERROR_SCHEMA, description: 'the store failed or did not answer in time' },
-} as const;
-
-// ---------------------------------------------------------------------------------------------
 // Requests
+
+/** What every query route plugin (REST and Grafana) is given. */
+export interface QueryRouteOptions {
+  /** The query service, behind the short answer cache. */
+  queryService: QueryMethods;
+  /** Longest a store call may take (ms); longer: NS_ERR_QUERY_STORE. */
+  queryTimeoutMs: number;
+  /** The clock for `now` and relative times. */
+  nowMs: () => number;
+}
+
+/** A store call of a route, cut at the options' deadline: `run(service.tasks())`. */
+export function storeCall(options: QueryRouteOptions): <T>(promise: Promise<T>) => Promise<T> {
+  return (promise) => withDeadline(promise, options.queryTimeoutMs);
+}
+
+/** The route generic of a GET with this (schema-validated) query string. */
+export type Query<T> = { Querystring: T };
 
 export interface RangeQuery {
   start?: string;

@@ -17,10 +17,11 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import type { QueryService } from '../query/query-service.js';
-import { registerGrafanaRoutes } from './grafana-routes.js';
-import { ERROR_RESPONSES, errorBody, statusOf, withDeadline } from './http-json.js';
+import { GRAFANA_ROUTES } from './grafana-routes.js';
+import { errorBody, statusOf, withDeadline } from './http-json.js';
 import { HttpRequestMetrics } from './http-metrics.js';
-import { registerRestRoutes } from './http-rest-routes.js';
+import { REST_ROUTES } from './http-rest-routes.js';
+import { SERVICE_SCHEMAS } from './http-schemas.js';
 import { QueryCache, cachedQueries } from './query-cache.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../model/prometheus-text.js';
 import { splitAddress } from './thrift-query-server.js';
@@ -256,48 +257,39 @@ export class HttpApiServer implements HttpApi {
     });
 
     // Open routes: liveness, readiness, the dashboard's files.
-    app.get('/healthz', { schema: { tags: ['service'], summary: 'Liveness', security: [], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
-      status: 'ok',
-    }));
-    app.get(
-      '/readyz',
-      {
-        schema: {
-          tags: ['service'],
-          summary: 'Readiness: the store answers',
-          security: [],
-          response: { 200: { type: 'object', properties: { status: { type: 'string' }, store: { type: 'string' } } }, 503: ERROR_RESPONSES[503] },
-        },
-      },
-      async (_request, reply) => {
-        const health = await withDeadline(service.health(), queryTimeoutMs).catch((error: unknown) => ({ ok: false, status: `NOT_SERVING: ${(error as Error).message}` }));
-        if (!health.ok) return reply.code(503).send(errorBody('NS_ERR_QUERY_STORE', `the store is not ready: ${health.status}`));
-        return { status: 'ready', store: health.status };
-      },
-    );
+    app.get('/healthz', { schema: SERVICE_SCHEMAS.healthz }, async () => ({ status: 'ok' }));
+    app.get('/readyz', { schema: SERVICE_SCHEMAS.readyz }, async (_request, reply) => {
+      const health = await withDeadline(service.health(), queryTimeoutMs).catch((error: unknown) => ({ ok: false, status: `NOT_SERVING: ${(error as Error).message}` }));
+      if (!health.ok) return reply.code(503).send(errorBody('NS_ERR_QUERY_STORE', `the store is not ready: ${health.status}`));
+      return { status: 'ready', store: health.status };
+    });
     this.#registerStatic(app);
 
     // Everything else needs the token: registered in its own context, so the hook covers only these routes.
-    await app.register(async (secured) => {
-      secured.addHook('onRequest', async (request, reply) => {
-        if (this.#authorised(request)) return;
-        this.#metrics.unauthorized++;
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer realm="netspectra"')
-          .send(errorBody('NS_ERR_HTTP_UNAUTHORIZED', this.#tokenDigests.length > 0 && request.headers.authorization === undefined ? 'this API requires a token: send Authorization: Bearer <token> (api.auth_tokens)' : 'the token is not one of api.auth_tokens'));
-      });
-      secured.get('/openapi.json', { schema: { tags: ['service'], summary: 'This OpenAPI document' } }, async () => app.swagger());
-      secured.get('/metrics', { schema: { tags: ['service'], summary: 'Prometheus metrics (text format 0.0.4)', produces: ['text/plain'] } }, async (_request, reply) => {
-        const health = await withDeadline(service.health(), queryTimeoutMs).catch(() => ({ ok: false }));
-        return reply.type(PROMETHEUS_CONTENT_TYPE).send(this.#metrics.render(health.ok, this.#cache));
-      });
-      const queries = cachedQueries(service, this.#cache);
-      registerRestRoutes(secured, { queryService: queries, queryTimeoutMs, nowMs });
-      registerGrafanaRoutes(secured, { queryService: queries, queryTimeoutMs, nowMs });
-    });
+    await app.register(async (secured) => this.#registerSecured(app, secured, queryTimeoutMs, nowMs));
     await app.ready();
     return app;
+  }
+
+  /** The routes behind the token: this document, Prometheus, REST and Grafana. */
+  async #registerSecured(app: FastifyInstance, secured: FastifyInstance, queryTimeoutMs: number, nowMs: () => number): Promise<void> {
+    const service = this.#options.queryService;
+    secured.addHook('onRequest', async (request, reply) => {
+      if (this.#authorised(request)) return;
+      this.#metrics.unauthorized++;
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="netspectra"')
+        .send(errorBody('NS_ERR_HTTP_UNAUTHORIZED', this.#tokenDigests.length > 0 && request.headers.authorization === undefined ? 'this API requires a token: send Authorization: Bearer <token> (api.auth_tokens)' : 'the token is not one of api.auth_tokens'));
+    });
+    secured.get('/openapi.json', { schema: SERVICE_SCHEMAS.openapi }, async () => app.swagger());
+    secured.get('/metrics', { schema: SERVICE_SCHEMAS.metrics }, async (_request, reply) => {
+      const health = await withDeadline(service.health(), queryTimeoutMs).catch(() => ({ ok: false }));
+      return reply.type(PROMETHEUS_CONTENT_TYPE).send(this.#metrics.render(health.ok, this.#cache));
+    });
+    const routeOptions = { queryService: cachedQueries(service, this.#cache), queryTimeoutMs, nowMs };
+    // awaited one by one: the routes (and /openapi.json's paths) keep this order
+    for (const plugin of [...REST_ROUTES, ...GRAFANA_ROUTES]) await secured.register(plugin, routeOptions);
   }
 
   #staticRoot(): string | undefined {
@@ -310,7 +302,7 @@ export class HttpApiServer implements HttpApi {
   #registerStatic(app: FastifyInstance): void {
     const root = this.#staticRoot();
     if (root === undefined) {
-      app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT_PAGE));
+      app.get('/', { schema: SERVICE_SCHEMAS.notBuiltPage }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT_PAGE));
       return;
     }
     void app.register(fastifyStatic, { root, prefix: '/', wildcard: true, index: ['index.html'], dotfiles: 'deny', schemaHide: true, cacheControl: true, maxAge: 0 });
