@@ -14,7 +14,7 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
 import thrift from 'thrift';
 import type { Alert } from '../model/alert.js';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 import { builtinAnalysisMarkdown } from '../alerting/builtin-analyst.js';
 import * as AIService from '../wire/gen/AIService.js';
 import { AnalyzeTrafficResponse, PromptAnalysisSession, ReadPromptChunksResponse, CancelPromptAnalysisResponse } from '../wire/gen/netspectra_types.js';
@@ -129,7 +129,7 @@ export class AiService implements AsyncDisposable {
       try {
         return await body(request);
       } catch (error) {
-        const failure = isNetSpectraError(error) ? error : new NetSpectraError('NS_ERR_AI_PROVIDER_FAILED', `internal error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        const failure = isNetSpectraError(error) ? error : new NetSpectraError('NS_ERR_AI_PROVIDER_FAILED', `internal error: ${errorMessage(error)}`, { cause: error });
         const text = redactSecrets(failure.toDisplayString(), this.#options.secrets);
         this.#log(`${method} failed: ${text}`);
         // The processor turns a rejection into a TApplicationException carrying this message.

@@ -6,7 +6,7 @@
  * empty delta or a role-only delta are skipped (the original crashed on an empty streamed choice).
  */
 import OpenAI from 'openai';
-import { NetSpectraError, isNetSpectraError, type ErrorCode } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, type ErrorCode, errorMessage } from '../model/errors.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -183,7 +183,7 @@ export class OpenAiLlmClient implements LlmClient {
       return make('NS_ERR_AI_PROVIDER_FAILED', `${what}${attempts}`);
     }
     if (error instanceof SyntaxError) return make('NS_ERR_AI_PROVIDER_FAILED', `the LLM at ${host} sent a malformed streamed answer: ${error.message}`);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     // undici reports a connection cut mid-body as "terminated".
     return make('NS_ERR_AI_PROVIDER_FAILED', `the answer of the LLM at ${host} broke off: ${message}`);
   }

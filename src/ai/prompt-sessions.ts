@@ -7,7 +7,7 @@
  * the upstream call — and how long a finished session is kept for its last read.
  */
 import { randomBytes } from 'node:crypto';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 
 export interface PromptSessionLimits {
   /** Sessions running at once. */
@@ -234,7 +234,7 @@ export class PromptSessionStore {
         session.push(piece);
       }
     } catch (error) {
-      failure = isNetSpectraError(error) ? error : new NetSpectraError('NS_ERR_AI_PROVIDER_FAILED', `the answer failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      failure = isNetSpectraError(error) ? error : new NetSpectraError('NS_ERR_AI_PROVIDER_FAILED', `the answer failed: ${errorMessage(error)}`, { cause: error });
     }
     // An abort wins: its reason (canceled, expired, stopping) is what the reader must learn.
     if (signal.aborted) failure = isNetSpectraError(signal.reason) ? signal.reason : new NetSpectraError('NS_ERR_AI_CANCELED', 'the prompt session was canceled');

@@ -11,7 +11,7 @@
  * once rather than each waiting for a connection timeout). Call `stop()` (bounded) before the
  * sinks' owners close them.
  */
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { Timestamp } from '../model/snapshot.js';
 import type { AlertNotice } from './alert-lifecycle.js';
@@ -143,7 +143,7 @@ export class AlertRecorder {
           state.started = true;
         } catch (error) {
           state.retryAt = Date.now() + (this.#options.retryStartMs ?? 10_000);
-          state.startError = error instanceof NetSpectraError ? error.toDisplayString() : error instanceof Error ? error.message : String(error);
+          state.startError = error instanceof NetSpectraError ? error.toDisplayString() : errorMessage(error);
           throw error;
         }
       }
@@ -151,7 +151,7 @@ export class AlertRecorder {
       this.#stats.written += records.length;
     } catch (error) {
       this.#stats.failed++;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       const reported =
         error instanceof NetSpectraError && error.code === 'NS_ERR_ALERT_STORE'
           ? error

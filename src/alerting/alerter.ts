@@ -13,7 +13,7 @@
  * them, alert-recorder.ts), `onNotification` every enriched notification, and `notify: false`
  * evaluates without delivering (a follower engine).
  */
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { Alert, AlertAnalysis, AlertAnalyst, AlertNotification, AlertNoticeKind, AlertRule, Notifier } from '../model/alert.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot, Timestamp } from '../model/snapshot.js';
@@ -221,7 +221,7 @@ export class Alerter implements SnapshotWriter {
         return { ...notification, analysis: await withDeadline(analyst, notification.alerts, this.#options.analysisTimeoutMs ?? 20_000) };
       } catch (error) {
         this.#analysisFailures++;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         this.#options.onAnalysisFailure?.(
           new NetSpectraError('NS_ERR_ALERT_ANALYSIS', `analysis of ${notification.rule} failed (${message}); ${fallbackAnalyst === undefined ? 'sent without one' : 'the built-in analysis was sent instead'}`, {
             cause: error,

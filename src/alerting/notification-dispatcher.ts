@@ -4,7 +4,7 @@
  * bounded by `timeoutMs`: a failing or hanging notifier is counted and abandoned, and never holds
  * up the others or the evaluation.
  */
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { AlertNotification, Notifier } from '../model/alert.js';
 
 export interface NotifierStats {
@@ -129,6 +129,6 @@ export class NotificationDispatcher {
 
 function asNotifyError(name: string, error: unknown): NetSpectraError {
   if (error instanceof NetSpectraError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return new NetSpectraError('NS_ERR_NOTIFY_FAILED', `${name}: ${message}`, { cause: error });
 }

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../model/prometheus-text.js';
 
 export interface ListenAddress {
@@ -110,7 +110,7 @@ export class MetricsServer implements AsyncDisposable {
         send(404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
       }
     } catch (error) {
-      if (!response.headersSent) send(500, 'text/plain; charset=utf-8', `${error instanceof Error ? error.message : String(error)}\n`);
+      if (!response.headersSent) send(500, 'text/plain; charset=utf-8', `${errorMessage(error)}\n`);
       else response.destroy();
     }
   }

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { storeCall, type QueryRouteOptions } from './http-json.js';
 import { REST_SCHEMAS } from './http-schemas.js';
+import { errorMessage } from '../model/errors.js';
 
 export const storeRoutes: FastifyPluginAsync<QueryRouteOptions> = async (app, options) => {
   const service = options.queryService;
@@ -14,7 +15,7 @@ export const storeRoutes: FastifyPluginAsync<QueryRouteOptions> = async (app, op
     try {
       return await run(service.health());
     } catch (error) {
-      return { ok: false, status: `NOT_SERVING: ${error instanceof Error ? error.message : String(error)}` };
+      return { ok: false, status: `NOT_SERVING: ${errorMessage(error)}` };
     }
   });
 

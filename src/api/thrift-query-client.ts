@@ -10,7 +10,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import thrift from 'thrift';
-import { ErrorCodes, NetSpectraError, type ErrorCode } from '../model/errors.js';
+import { ErrorCodes, NetSpectraError, type ErrorCode, errorMessage } from '../model/errors.js';
 import { Client } from '../wire/gen/QueryService.js';
 import { splitAddress } from './thrift-query-server.js';
 
@@ -118,7 +118,7 @@ function unreachable(address: string, cause: Error): NetSpectraError {
 /** An application exception from the server as a NetSpectraError with the server's code when it sent one. */
 function remoteError(method: string, error: unknown): NetSpectraError {
   if (error instanceof NetSpectraError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const coded = /^(NS_ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(message);
   if (coded !== null && coded[1]! in ErrorCodes) return new NetSpectraError(coded[1] as ErrorCode, coded[2]!, { cause: error });
   return new NetSpectraError('NS_ERR_API_REMOTE', `the query API refused ${method}: ${message || 'no reason given'}`, { cause: error });

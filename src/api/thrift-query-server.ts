@@ -13,7 +13,7 @@ import type { Server, Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import thrift from 'thrift';
 import Int64 from 'node-int64';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 import type { QueryService } from '../query/query-service.js';
 import { Processor } from '../wire/gen/QueryService.js';
 import type { FlowTotals, TaskTotals } from '../model/query.js';
@@ -93,7 +93,7 @@ export function splitAddress(address: string): { host: string; port: number } {
 /** Error text for a Thrift application exception: the code first, so clients can tell them apart. */
 function exceptionText(error: unknown): string {
   if (isNetSpectraError(error)) return error.toDisplayString();
-  return `internal error: ${error instanceof Error ? error.message : String(error)}`;
+  return `internal error: ${errorMessage(error)}`;
 }
 
 /** The generated processor's handler: promise-style, one argument per method. */

@@ -13,7 +13,7 @@
  * (on this host or another) finds it, and engines of one cluster never share one.
  */
 import { Kvm, type KV } from '@nats-io/kv';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { NatsConnection } from './nats-connection.js';
 
 /** @default bucket of every engine's checkpoint */
@@ -69,7 +69,7 @@ export class CheckpointStore {
     try {
       this.#kv = await new Kvm(this.#connection.core).create(this.#bucket, { history: 5 });
     } catch (error) {
-      throw new NetSpectraError('NS_ERR_NATS_JETSTREAM', `cannot open the JetStream KV bucket ${this.#bucket} for engine checkpoints: ${error instanceof Error ? error.message : String(error)} (start the server with nats-server -js)`, {
+      throw new NetSpectraError('NS_ERR_NATS_JETSTREAM', `cannot open the JetStream KV bucket ${this.#bucket} for engine checkpoints: ${errorMessage(error)} (start the server with nats-server -js)`, {
         cause: error,
       });
     }

@@ -19,7 +19,7 @@
  * Malformed payloads are counted and skipped (their position still advances), as in core mode.
  */
 import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
-import { isNetSpectraError } from '../model/errors.js';
+import { isNetSpectraError, errorMessage } from '../model/errors.js';
 import type { BatchPool, PacketBatch } from '../model/packet.js';
 import { DecodedPayload, decodePayload } from '../wire/index.js';
 import type { NatsConnection } from './nats-connection.js';
@@ -171,7 +171,7 @@ export class JetStreamPacketConsumer implements AsyncDisposable {
       }
     } catch (error) {
       // the connection closed under the iterator: nothing more arrives
-      this.#stats.lastError ??= error instanceof Error ? error.message : String(error);
+      this.#stats.lastError ??= errorMessage(error);
     }
   }
 

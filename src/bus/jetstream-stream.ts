@@ -9,7 +9,7 @@
  */
 import { jetstreamManager, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { NatsConnection } from './nats-connection.js';
 
 export interface PacketStreamOptions {
@@ -67,7 +67,7 @@ export async function ensurePacketStream(connection: NatsConnection, options: Pa
     // storage and retention cannot change in place; subjects and limits can
     return await manager.streams.update(options.stream, { subjects, max_age: wanted.max_age!, max_bytes: wanted.max_bytes!, duplicate_window: wanted.duplicate_window! });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const hint = /overlap/i.test(reason)
       ? 'another stream holds these subjects: give every probe and engine of this subject the same probe.stream'
       : 'is JetStream on? (nats-server -js)';

@@ -10,7 +10,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection as CoreConnection, Subscription } from '@nats-io/nats-core';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 
 export interface NatsConnectionOptions {
   /** `nats://host:port`, or several, comma-separated. */
@@ -66,7 +66,7 @@ export class NatsConnection {
         pingInterval: 10_000,
       });
     } catch (error) {
-      throw new NetSpectraError('NS_ERR_NATS_CONNECT', `cannot connect to NATS at ${this.#options.url}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new NetSpectraError('NS_ERR_NATS_CONNECT', `cannot connect to NATS at ${this.#options.url}: ${errorMessage(error)}`, {
         cause: error,
       });
     }

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 
 /** Read size: large reads amortise the per-chunk cost of the stream and the decoder. */
 export const CAPTURE_READ_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -49,7 +49,7 @@ export async function* openCaptureFile(path: string): AsyncIterable<Uint8Array> 
     }
   } catch (cause) {
     if (gzipped && !isFileSystemError(cause)) {
-      throw new NetSpectraError('NS_ERR_CAPTURE_GZIP', `${path}: the gzip stream is damaged after ${offset} decompressed bytes: ${describe(cause)}`, {
+      throw new NetSpectraError('NS_ERR_CAPTURE_GZIP', `${path}: the gzip stream is damaged after ${offset} decompressed bytes: ${errorMessage(cause)}`, {
         cause,
         location: { file: path, offset },
       });
@@ -102,13 +102,10 @@ async function* readPlainFile(path: string): AsyncGenerator<Uint8Array> {
 }
 
 function openError(path: string, cause: unknown): NetSpectraError {
-  return new NetSpectraError('NS_ERR_CAPTURE_OPEN', `${path}: cannot read the capture file: ${describe(cause)}`, { cause, location: { file: path } });
+  return new NetSpectraError('NS_ERR_CAPTURE_OPEN', `${path}: cannot read the capture file: ${errorMessage(cause)}`, { cause, location: { file: path } });
 }
 
 function isFileSystemError(cause: unknown): boolean {
   return cause instanceof Error && 'syscall' in cause;
 }
 
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}

@@ -7,7 +7,7 @@ import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 import type { TrafficConfig, TrafficOptions, TruthSummary } from '../synth/index.js';
 import { DEFAULT_TRAFFIC_CONFIG, MIN_SNAPLEN, TrafficGenerator, resolveTrafficConfig } from '../synth/index.js';
 
@@ -102,7 +102,7 @@ export function parseGenPcapArgs(argv: readonly string[]): GenPcapCommand | { re
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
     // node:util's messages already name the option ("Unknown option '--flow'").
-    throw usage(error instanceof Error ? error.message : String(error), error);
+    throw usage(errorMessage(error), error);
   }
   if (values.help === true) return { help: true };
   if (values.out === undefined || values.out === '') throw usage('--out FILE is required');

@@ -1,7 +1,7 @@
 /** What a command may touch of its process: its output streams. Tests pass their own. */
 import { readFileSync } from 'node:fs';
 import { DurationSyntaxError, parseDuration } from '../config/duration.js';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -58,7 +58,7 @@ export function reportError(io: CliIo, error: unknown): number {
     return 1;
   }
   // Not one of ours: still no stack trace for the user, but enough to report a bug.
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   io.stderr.write(`netspectra: internal error: ${message}\n`);
   if (process.env.NETSPECTRA_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   return 1;

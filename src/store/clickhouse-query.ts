@@ -37,7 +37,7 @@
  */
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../config/schema.js';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { KeyFieldName } from '../model/flow.js';
 import type { AlertRecord } from '../model/alert.js';
 import type { AlertQueryStore, FlowQueryStore } from '../model/ports.js';
@@ -150,7 +150,7 @@ export class ClickHouseQueryStore implements FlowQueryStore, AlertQueryStore {
       if (tables.length < 2) return { ok: false, detail: `${this.description}: ClickHouse ${String(version?.version)} answers, but the flow_metrics and heavy_hitters tables are missing (no engine wrote yet)` };
       return { ok: true, detail: `${this.description}: ClickHouse ${String(version?.version)}` };
     } catch (error) {
-      return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+      return { ok: false, detail: errorMessage(error) };
     }
   }
 

@@ -43,7 +43,7 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../config/schema.js';
-import { NetSpectraError, type ErrorCode } from '../model/errors.js';
+import { NetSpectraError, type ErrorCode, errorMessage } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
 import { parseAddress } from '../model/ip.js';
 import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
@@ -443,7 +443,7 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
 
 /** What kind of failure a client error is, and its reason in one line. */
 export function classify(error: unknown): { code: Extract<ErrorCode, 'NS_ERR_CLICKHOUSE_UNREACHABLE' | 'NS_ERR_CLICKHOUSE_AUTH' | 'NS_ERR_CLICKHOUSE_QUERY'>; reason: string } {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const systemCode = (error as { code?: unknown } | null)?.code;
   if (error instanceof ClickHouseError || /DB::Exception/.test(message)) {
     const parsed = serverReason(message);

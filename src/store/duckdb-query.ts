@@ -12,7 +12,7 @@
  * sums of `snapshots`.
  */
 import { BIGINT, DuckDBInstance, INTEGER, UBIGINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
 import { formatAddressWords } from '../model/ip.js';
 import type { AlertRecord } from '../model/alert.js';
@@ -105,7 +105,7 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
     } catch (error) {
       throw new NetSpectraError(
         'NS_ERR_STORE_OPEN',
-        `cannot open the embedded store ${path} for reading: ${messageOf(error)} (does the file exist? a running analyze or engine holds it until it ends)`,
+        `cannot open the embedded store ${path} for reading: ${errorMessage(error)} (does the file exist? a running analyze or engine holds it until it ends)`,
         { cause: error },
       );
     }
@@ -138,7 +138,7 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
       const [row] = await this.#rows('SELECT count(*) AS snapshots, coalesce(max(TimestampNs), 0) AS newest FROM snapshots');
       return { ok: true, detail: `${this.description}: ${toNumber(row?.snapshots)} flow snapshots, newest at ${toBig(row?.newest)} ns` };
     } catch (error) {
-      return { ok: false, detail: `${this.description}: ${messageOf(error)}` };
+      return { ok: false, detail: `${this.description}: ${errorMessage(error)}` };
     }
   }
 
@@ -319,7 +319,7 @@ export class DuckDbQueryStore implements FlowQueryStore, AlertQueryStore {
         const reader = binder === undefined ? await connection.runAndReadAll(statement) : await connection.runAndReadAll(statement, binder.values, binder.types);
         return reader.getRowObjectsJS();
       } catch (error) {
-        throw new NetSpectraError('NS_ERR_QUERY_STORE', `${this.description} could not answer a query: ${messageOf(error)}`, { cause: error });
+        throw new NetSpectraError('NS_ERR_QUERY_STORE', `${this.description} could not answer a query: ${errorMessage(error)}`, { cause: error });
       }
     };
     if ('connection' in this.#options) {
@@ -403,6 +403,3 @@ function keyOf(row: Record<string, unknown>, fields: readonly KeyFieldName[]): K
   return key;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

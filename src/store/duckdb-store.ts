@@ -9,7 +9,7 @@
  */
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, BIGINT, INTEGER, UBIGINT, USMALLINT, UTINYINT, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
-import { NetSpectraError } from '../model/errors.js';
+import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
@@ -148,7 +148,7 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
     } catch (error) {
       await this.stop();
       if (error instanceof NetSpectraError) throw error;
-      throw new NetSpectraError('NS_ERR_STORE_OPEN', `cannot open the embedded store ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+      throw new NetSpectraError('NS_ERR_STORE_OPEN', `cannot open the embedded store ${this.#options.path}: ${errorMessage(error)}`, { cause: error });
     }
   }
 
@@ -177,7 +177,7 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
         else await this.#appendSketch(connection, snapshot, task);
       }
     } catch (error) {
-      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot write a snapshot to ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot write a snapshot to ${this.#options.path}: ${errorMessage(error)}`, { cause: error });
     }
   }
 
@@ -210,7 +210,7 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
         appender.closeSync();
       }
     } catch (error) {
-      throw new NetSpectraError('NS_ERR_ALERT_STORE', `cannot write ${records.length} alert notice(s) to ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+      throw new NetSpectraError('NS_ERR_ALERT_STORE', `cannot write ${records.length} alert notice(s) to ${this.#options.path}: ${errorMessage(error)}`, { cause: error });
     }
   }
 
@@ -231,7 +231,7 @@ export class DuckDbStore implements SnapshotWriter, AlertSink {
         await prepared.run();
       }
     } catch (error) {
-      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot remove run ${from.runId}'s rows from period ${from.periodId} on in ${this.#options.path}: ${messageOf(error)}`, { cause: error });
+      throw new NetSpectraError('NS_ERR_STORE_WRITE', `cannot remove run ${from.runId}'s rows from period ${from.periodId} on in ${this.#options.path}: ${errorMessage(error)}`, { cause: error });
     }
     this.#written.clear();
   }
@@ -440,6 +440,3 @@ async function checkAlertColumns(connection: DuckDBConnection, path: string): Pr
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -7,6 +7,7 @@
  */
 import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { GroupSnapshot } from '../model/snapshot.js';
+import { errorMessage } from '../model/errors.js';
 
 export interface WriterMeasurements {
   description: string;
@@ -74,7 +75,7 @@ export class InstrumentedWriter implements SnapshotWriter {
     } catch (error) {
       m.failures++;
       const first = m.lastError === undefined;
-      m.lastError = error instanceof Error ? error.message : String(error);
+      m.lastError = errorMessage(error);
       if (first) this.#options.onFailing?.(this.inner, error);
       throw error;
     } finally {

@@ -13,7 +13,7 @@
  * query (analyze, engine) opens nothing for them.
  */
 import { Worker } from 'node:worker_threads';
-import { NetSpectraError, type ErrorCode } from '../model/errors.js';
+import { NetSpectraError, type ErrorCode, errorMessage } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { AlertQueryStore, FlowQueryStore, RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { StoreHealth } from '../model/query.js';
@@ -128,7 +128,7 @@ export class ThreadedWriter implements SnapshotWriter, AlertSink {
         try {
           return await query('health');
         } catch (error) {
-          return { ok: false, detail: `${this.description}: ${error instanceof Error ? error.message : String(error)}` };
+          return { ok: false, detail: `${this.description}: ${errorMessage(error)}` };
         }
       },
       tasks: () => query('tasks'),

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
+import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 import type { AlertQueryStore, FlowQueryStore } from '../model/ports.js';
 import { DuckDbQueryStore } from './duckdb-query.js';
 import { DuckDbStore } from './duckdb-store.js';
@@ -36,7 +36,7 @@ function answer(id: number, work: () => Promise<unknown>): Promise<void> {
         type: 'failed',
         id,
         code: isNetSpectraError(error) ? error.code : undefined,
-        message: error instanceof Error ? error.message : String(error),
+        message: errorMessage(error),
       } satisfies FromWriterThread),
   );
 }

@@ -14,7 +14,7 @@ import { rootCertificates } from 'node:tls';
 import { createTransport } from 'nodemailer';
 import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { NetSpectraError } from '../../model/errors.js';
+import { NetSpectraError, errorMessage } from '../../model/errors.js';
 import type { AlertNotification, Notifier } from '../../model/alert.js';
 import type { SmtpTls } from '../../config/schema.js';
 import { emailHtml, emailText, notificationTitle } from '../notification-format.js';
@@ -59,7 +59,7 @@ export class EmailNotifier implements Notifier {
       if (info.rejected.length > 0 && info.accepted.length === 0) throw new Error(`every recipient was refused (${info.rejected.map(String).join(', ')})`);
     } catch (error) {
       if (error instanceof NetSpectraError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       throw new NetSpectraError('NS_ERR_NOTIFY_EMAIL', `${this.name}: ${message}`, { cause: error });
     }
   }

@@ -17,7 +17,7 @@
  * (Slack's are).
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { NetSpectraError } from '../../model/errors.js';
+import { NetSpectraError, errorMessage } from '../../model/errors.js';
 import type { AlertNotification, Notifier } from '../../model/alert.js';
 import type { WebhookFormat } from '../../config/schema.js';
 import { slackBody, webhookBody } from '../notification-format.js';
@@ -120,7 +120,7 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `did not answer within ${timeoutMs} ms`;
   const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
-  const message = typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error);
+  const message = typeof cause?.message === 'string' ? cause.message : errorMessage(error);
   return `could not be reached (${code ?? message})`;
 }
 

@@ -24,7 +24,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open } from 'node:fs/promises';
 import type { CapturedFrames } from '../../decode/captured-frames.js';
 import { remix32 } from '../../engine/hash.js';
-import { NetSpectraError } from '../../model/errors.js';
+import { NetSpectraError, errorMessage } from '../../model/errors.js';
 import type { PacketBatch } from '../../model/packet.js';
 import type { OpenPersistenceFile, PersistenceFile, SeriesOwner } from './file-series.js';
 import { FileSeries } from './file-series.js';
@@ -391,7 +391,7 @@ export async function openPersistenceFile(path: string): Promise<PersistenceFile
 }
 
 function persistError(path: string, cause: unknown, consequence: string): NetSpectraError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  const reason = errorMessage(cause);
   return new NetSpectraError('NS_ERR_PERSIST_WRITE', `${path}: ${reason}; ${consequence}`, { cause, location: { file: path } });
 }
 
