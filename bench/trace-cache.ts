@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeSyntheticCapture } from '../src/cli/gen-pcap.js';
+import { writeSyntheticCapture } from '../src/synth/index.js';
 import type { TrafficOptions } from '../src/synth/index.js';
 import { GENERATOR_VERSION, resolveTrafficConfig } from '../src/synth/index.js';
 

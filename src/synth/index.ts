@@ -9,3 +9,4 @@ export {
   resolveTrafficConfig,
 } from './traffic-generator.js';
 export type { TrafficConfig, TrafficOptions, TruthSummary } from './traffic-generator.js';
+export { writeSyntheticCapture, type CaptureFiles, type CaptureResult } from './capture-files.js';

@@ -14,7 +14,7 @@ import { formatAddressWords } from '../../src/model/ip.js';
 import { BatchPool, type PacketBatch } from '../../src/model/packet.js';
 import { formatTimestamp } from '../../src/model/time.js';
 import { TrafficGenerator } from '../../src/synth/index.js';
-import { writeSyntheticCapture } from '../../src/cli/gen-pcap.js';
+import { writeSyntheticCapture } from '../../src/synth/index.js';
 import { runProbe } from '../../src/cli/probe.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { PcapngWriter, ethernetFrame, ipv4Packet, ipv6Packet } from '../decode/capture-writer.js';
