@@ -9,28 +9,7 @@ import { loadConfig } from '../config/load.js';
 import type { CliIo } from './io.js';
 import { normaliseGoFlags, reportError, usageError } from './io.js';
 import { parseListenAddress } from '../api/metrics-server.js';
-
-export const AI_HELP = `Usage: netspectra ai [options]
-       ns-ai [options]
-
-Run the AI service: the Thrift AIService of the original (buffered transport, binary protocol)
-on ai.rpc_listen_addr. AnalyzeTraffic analyses alerts with the configured LLM (any
-OpenAI-compatible API: ai.base_url, ai.model, ai.api_key); prompt sessions stream answers to
-\`netspectra ask\`. Without an LLM (api_key or base_url empty), or when it fails, alerts are
-answered with the built-in analysis. docs/ai.md describes the service.
-
-Options:
-  --config FILE     configuration in the original's schema (default: built-in defaults; the
-                    original's -config flag works too)
-  --listen ADDR     listen address (default: ai.rpc_listen_addr, 127.0.0.1:50052; port 0
-                    picks a free one)
-  -h, --help        show this help
-
-The API key is never logged. SIGINT or SIGTERM stops the service (running sessions are
-canceled).
-
-Exit status: 0 stopped cleanly; 1 the address could not be bound; 2 usage or configuration error.
-`;
+import { AI_HELP } from './help.js';
 
 export async function runAi(argv: readonly string[], io: CliIo): Promise<number> {
   let values;

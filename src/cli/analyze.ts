@@ -10,39 +10,7 @@ import { notifiersFromConfig } from '../alerting/notifiers/index.js';
 import { configuredAnalyst } from '../pipeline/writer-set.js';
 import type { CliIo } from './io.js';
 import { integerFlag, reportError, usageError } from './io.js';
-
-export const ANALYZE_HELP = `Usage: netspectra analyze <capture...> [options]
-       pcap-analyzer <capture...> [options]
-
-Analyse pcap, pcapng or gzip-compressed captures: exact per-flow accounting, heavy hitters and
-super-spreaders. Prints a report and stores every snapshot in an embedded DuckDB file.
-
-Options:
-  --config FILE      configuration in the original's schema (default: built-in tasks
-                     per_five_tuple, per_src_ip, ss_src_dst, cm_src_left)
-  --workers N        engine worker threads (default: aggregator.num_workers = number of
-                     cores); the main thread also runs a share of the tasks; 0 runs them
-                     all on the main thread. Results do not depend on it.
-  --top N            rows in each top list of the report (default 10)
-  --json             print exactly one JSON object instead of the text report
-  --flows-out FILE   write every flow of every exact task as JSON lines
-  --store FILE       embedded store file (default: the config's duckdb writer path,
-                     netspectra.duckdb)
-  --no-store         do not write the embedded store
-  --no-alerts        do not evaluate the alerter's rules
-  --no-notify        evaluate the rules and report alerts, but send no notification
-  --no-progress      no progress bar (it is only drawn on a terminal anyway)
-  -h, --help         this help
-
-Snapshots follow packet time: one per writer snapshot_interval of capture time and one at the
-end; the measurement period resets all tasks after a snapshot. The alerter's rules (config
-alerter.rules) are evaluated every alerter.check_interval of capture time, at every period end
-and at the end; alerts that fire are listed in the report and sent to the configured notifiers
-(smtp, alerter.notifiers) once each, with a resolved notice when they clear (docs/alerting.md).
-
-Exit status: 0 success; 1 an input was damaged or a snapshot could not be written (the report
-is still printed, the error goes to stderr with its code); 2 usage or configuration error.
-`;
+import { ANALYZE_HELP } from './help.js';
 
 export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;

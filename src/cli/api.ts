@@ -16,43 +16,7 @@ import { ClickHouseQueryStore } from '../store/clickhouse-query.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
 import type { CliIo } from './io.js';
 import { StopRequest, normaliseGoFlags, readPemFile, reportError, usageError } from './io.js';
-
-export const API_HELP = `Usage: netspectra api [options]
-       ns-api [options]
-
-Serve, over the store the engines write:
-- the Thrift QueryService of the original (buffered transport, binary protocol; its clients
-  work unchanged) plus NetSpectra's additions (docs/query.md);
-- the HTTP API: REST under /api/v1, Grafana (POST /query, the JSON datasource under /grafana),
-  /openapi.json, /healthz, /readyz, /metrics, and the web dashboard at / (docs/http-api.md).
-
-Which store: --store FILE reads that embedded DuckDB file; otherwise the first enabled
-clickhouse writer of aggregator.exact.writers (then aggregator.sketch.writers) in the config;
-otherwise the config's duckdb writer path (default netspectra.duckdb). The DuckDB file is
-opened read-only: it cannot be read while analyze or engine is writing it.
-
-Options:
-  --config FILE        configuration in the original's schema
-  --store FILE         embedded store file to serve
-  --listen HOST:PORT   Thrift address (default: api.rpc_listen_addr, 127.0.0.1:50051);
-                       port 0 takes a free port. Loopback unless set otherwise: the Thrift
-                       API has no authentication.
-  --tls-cert FILE      serve Thrift over TLS with this PEM certificate (chain) ...
-  --tls-key FILE       ... and this PEM private key (default: api.rpc_tls_cert_file and
-                       api.rpc_tls_key_file of the config)
-  --http-listen HOST:PORT
-                       HTTP address (default: api.http_listen_addr, 127.0.0.1:8080); bearer
-                       tokens from api.auth_tokens
-  --static DIR         the dashboard's built files (default: web/dist of the package)
-  --no-http            serve Thrift only
-  --no-thrift          serve HTTP only
-  -h, --help           this help
-
-SIGINT or SIGTERM stops both servers and closes the store.
-
-Exit status: 0 stopped by a signal; 1 the store or an address could not be opened;
-2 usage or configuration error.
-`;
+import { API_HELP } from './help.js';
 
 /** web/dist of the package (dist/src/cli/api.js → the package root). */
 export const DEFAULT_STATIC_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));

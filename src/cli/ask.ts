@@ -10,27 +10,7 @@ import { loadConfig } from '../config/load.js';
 import { ErrorCodes, NetSpectraError, type ErrorCode } from '../model/errors.js';
 import type { CliIo } from './io.js';
 import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
-
-export const ASK_HELP = `Usage: netspectra ask [options] "question"
-       netspectra ask -port HOST:PORT -prompt "question"     (the original's ask-ai flags)
-
-Ask the AI service (\`netspectra ai\`) a question and print the answer as it streams in.
-
-Options:
-  --port, --address A   AI service address (default: ai.rpc_listen_addr of --config, else
-                        localhost:50052)
-  --prompt TEXT         the question; without it, the arguments are the question
-  --max-chunks N        chunks fetched per read, 1..1024 (default 8, as ask-ai)
-  --token T             token of an AI service with ai.auth_token set (default: the
-                        NETSPECTRA_AI_TOKEN environment variable, else ai.auth_token of --config)
-  --config FILE         take the address and token from this configuration
-  -h, --help            show this help
-
-Ctrl-C cancels the session on the service. The original's single-dash flags work too.
-
-Exit status: 0 answered; 1 the service or its LLM failed (the message says why); 2 usage error;
-130 canceled.
-`;
+import { ASK_HELP } from './help.js';
 
 export async function runAsk(argv: readonly string[], io: CliIo): Promise<number> {
   let values;

@@ -12,63 +12,7 @@ import { EngineService, type EngineFormat, type EngineStopResult } from '../pipe
 import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js';
 import type { CliIo } from './io.js';
 import { StopRequest, durationFlag, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
-
-export const ENGINE_HELP = `Usage: netspectra engine [options]
-       ns-engine [options]
-
-Run the engine on the packets probes publish on NATS: the configured exact and sketch tasks in
-wall-clock time, snapshots to the configured writers (aggregator.*.writers: duckdb, clickhouse,
-gob, text), each at its own snapshot_interval. Several engines share the traffic by source
-partition without counting anything twice (docs/pipeline.md).
-
-Input:
-  --nats URL             NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
-  --subject S            subject (default: probe.subject, gons.packets.raw)
-  --format F             batch (default: probe.format): the partitioned packets of \`probe --format
-                         batch\` on <subject>.<partition>; packet-info: the original's one
-                         Thrift PacketInfo per message on <subject>
-  --partitions P         partitions the probes publish (default: probe.partitions, 16; must
-                         equal the probes'; 1..${MAX_PARTITIONS})
-  --jetstream            durable mode (default: probe.jetstream): consume the JetStream stream
-                         from this engine's checkpoint, so a restart or crash loses nothing and
-                         counts nothing twice (needs nats-server -js; the probes must use it too)
-  --stream NAME          the stream (default: probe.stream, NETSPECTRA_PACKETS)
-
-Sharing the traffic between engines:
-  --engines N --index I  this is engine I of N (0-based): it owns the partitions p with
-                         p mod N = I (default: --engines 1 --index 0, everything)
-  --partitions-owned L   own exactly these partitions instead, e.g. 0,3,5-7
-  With batch, an engine subscribes to its partitions' subjects only; with packet-info it
-  receives every packet and keeps those whose source address hashes to its partitions.
-  --engine-id ID         written with every row (ClickHouse EngineId) and used as the leader
-                         lease holder (default: <hostname>-<index>)
-  --leader-election      take part in the engine-leader election for singleton duties (needs
-                         JetStream: nats-server -js); on by default with more than one engine
-  --no-leader-election   do not; this engine then does the singleton duties itself
-  --leader-ttl DURATION  how long a crashed leader keeps the lease (default 3s)
-
-Engine and storage:
-  --config FILE          configuration in the original's schema (tasks, writers, period)
-  --workers N            engine worker threads (default: aggregator.num_workers); 0 runs
-                         every task on the main thread
-  --store FILE           embedded store file for the duckdb writers (default: their path)
-  --no-store             no embedded store
-  --no-alerts            do not evaluate the alerter's rules (alerter.*; docs/alerting.md).
-                         Otherwise each engine evaluates them on the traffic it owns; with
-                         leader election the leader alone delivers every engine's notifications
-
-Monitoring:
-  --metrics-listen A     address of /metrics (Prometheus) and /healthz (default
-                         127.0.0.1:9464; port 0 picks a free one)
-  --no-metrics           no HTTP endpoint
-
-SIGINT or SIGTERM stops the engine cleanly: it stops subscribing, counts the last packets,
-writes a final snapshot to every writer and exits. The original's single-dash flags
-(-config FILE) work too.
-
-Exit status: 0 stopped cleanly; 1 NATS unreachable at start, the engine failed, or the final
-snapshot could not be written; 2 usage or configuration error.
-`;
+import { ENGINE_HELP } from './help.js';
 
 export async function runEngine(argv: readonly string[], io: CliIo): Promise<number> {
   let values;

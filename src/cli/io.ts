@@ -36,6 +36,24 @@ export function durationFlag(flag: string, text: string, minMs: number): number 
   return ms;
 }
 
+/** `65536`, `64K`, `256M`, `1G` (binary units, an optional `iB`/`B`), or `0`. */
+export function byteSizeFlag(flag: string, text: string): number {
+  const match = /^(\d+)\s*(?:([KMGT])(?:i?B)?)?$/i.exec(text.trim());
+  const unit = match?.[2]?.toUpperCase();
+  const value = match === null ? Number.NaN : Number(match[1]) * (unit === undefined ? 1 : 1024 ** ('KMGT'.indexOf(unit) + 1));
+  if (!Number.isSafeInteger(value) || (value !== 0 && value < 65_536)) {
+    throw usageError(`${flag} expects 0 or a size of at least 64K, e.g. 256M or 1G, got "${text}"`);
+  }
+  return value;
+}
+
+/** A flag's positive number, or a usage error naming the flag. */
+export function positiveNumberFlag(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw usageError(`${flag} expects a positive number, got "${text}"`);
+  return value;
+}
+
 /** A PEM file named by a flag or a config key (`what`), or a usage error saying why it cannot be read. */
 export function readPemFile(path: string, what: string): Buffer {
   try {

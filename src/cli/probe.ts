@@ -7,73 +7,12 @@ import { loadConfig } from '../config/load.js';
 import { DurationSyntaxError, parseDuration } from '../config/duration.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, type PersistenceFormat } from '../capture/persistence/index.js';
-import { NatsConnection } from '../bus/nats-connection.js';
-import { partitionSubject, type PublishFormat } from '../bus/packet-publisher.js';
-import { PacketSubscriber } from '../bus/packet-subscriber.js';
-import { formatAddressWords } from '../model/ip.js';
-import { BatchPool } from '../model/packet.js';
-import { ProbeForwarder, type Pace, type ProbeResult } from '../pipeline/probe-forwarder.js';
-import { formatTimestamp } from '../model/time.js';
+import type { PublishFormat } from '../bus/packet-publisher.js';
+import { PacketTail } from '../pipeline/packet-tail.js';
+import { ProbeForwarder, type Pace, type ProbeForwarderOptions, type ProbeResult } from '../pipeline/probe-forwarder.js';
 import type { CliIo } from './io.js';
-import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
-
-export const PROBE_HELP = `Usage: netspectra probe (--iface NAME | --file CAPTURE...) [options]
-       netspectra probe --mode sub [options]
-       ns-probe [-mode pub|sub] [-iface NAME] [options]
-
-Publish packets on NATS for the engines: live from an interface (through tcpdump), or replayed
-from pcap / pcapng / .gz captures. With --mode sub, print the packets arriving on the subject.
-
-Source (publish mode):
-  --iface NAME       capture live on NAME (needs root or tcpdump's capture capability)
-  --filter BPF       capture filter, e.g. "tcp or udp" (live only)
-  --snaplen N        bytes kept per packet (live only; default 256: headers are enough)
-  --file FILE        replay a capture (repeatable, in order)
-  --speed X          replay at X times the capture's own pace (default 1)
-  --rate PPS         replay at a fixed PPS packets per second instead
-  --max              replay as fast as possible
-
-Publishing:
-  --format F         batch (default: probe.format): many packets per message, partitioned by source
-                     address onto <subject>.<partition>, with sequence numbers for loss
-                     counting; packet-info: the original's one Thrift PacketInfo per
-                     message on <subject>, for the original's engines and tools
-  --partitions N     partitions of the batch format (default: probe.partitions, 16; 1..256)
-  --jetstream        durable mode (default: probe.jetstream): publish into the JetStream
-                     stream with acknowledgements and message ids, pausing (never dropping)
-                     while the server is away; creates the stream if missing
-  --stream NAME      the stream (default: probe.stream, NETSPECTRA_PACKETS)
-  --nats URL         NATS server (default: probe.nats_url, nats://127.0.0.1:4222)
-  --subject S        subject (default: probe.subject, gons.packets.raw)
-  --config FILE      configuration in the original's schema
-
-Persistence (a local copy of the published packets, beside publishing):
-  --persist DIR      write the packets to files in DIR (default: off, or on in
-                     probe.persistence.path when probe.persistence.enabled is true)
-  --persist-format F pcap (original frames, ns timestamps), pcapng, or jsonl (one JSON
-                     object per packet); default from probe.persistence.encoding:
-                     pcap -> pcap, text and gob -> jsonl
-  --persist-max-bytes N
-                     start a new file before one exceeds N bytes (K, M, G suffixes are
-                     KiB, MiB, GiB; 0: no limit; default 256M)
-  --persist-rotate D start a new file at every multiple of D of packet time, e.g. 1h
-                     or 15m (default: no time rotation)
-                     Files are DIR/probe-<UTC of first packet>-w<worker>-<sequence>.<ext>,
-                     one series per probe.persistence.num_workers writer; a full queue
-                     (probe.persistence.channel_buffer_size packets) drops and counts.
-
-Subscribe mode:
-  --mode sub         print arriving packets (both formats; --partition P to pick one
-                     partition's subject, default: <subject> and <subject>.*)
-  --count N          stop after N packets
-
-The original's flags -mode and -iface work too. A summary (packets, messages, drops, files
-persisted and packets dropped by the persistence queue) goes to stderr when the probe stops (end
-of the files, or SIGINT/SIGTERM).
-
-Exit status: 0 success; 1 a capture was damaged, NATS failed or persistence could not write;
-2 usage or configuration error.
-`;
+import { byteSizeFlag, integerFlag, normaliseGoFlags, positiveNumberFlag, reportError, usageError } from './io.js';
+import { PROBE_HELP } from './help.js';
 
 export async function runProbe(argv: readonly string[], io: CliIo): Promise<number> {
   let values;
@@ -131,50 +70,28 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     if (paces > 1) throw usageError('--speed, --rate and --max cannot be combined');
     const formatName = values.format ?? config.probe.format;
     const format: PublishFormat = formatName === 'batch' ? 'packet-batch' : formatName === 'packet-info' ? 'packet-info' : (() => { throw usageError(`--format expects batch or packet-info, got "${formatName}"`); })();
-    const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', pps: number('--rate', values.rate) } : { kind: 'speed', factor: values.speed === undefined ? 1 : number('--speed', values.speed) };
+    const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', pps: positiveNumberFlag('--rate', values.rate) } : { kind: 'speed', factor: values.speed === undefined ? 1 : positiveNumberFlag('--speed', values.speed) };
     if (values.stream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(values.stream)) throw usageError(`--stream expects a stream name of letters, digits, "_" and "-", got "${values.stream}"`);
     const durable = values.jetstream ?? config.probe.jetstream;
+    const persist = persistencePlan(config, values.persist, values['persist-format'], values['persist-max-bytes'], values['persist-rotate'], persistFlagGiven);
     return await publish(io, {
-      url,
+      natsUrl: url,
       subject,
       format,
-      jetstream: durable ? { stream: values.stream ?? config.probe.stream, maxAgeMs: config.probe.streamMaxAgeMs, maxBytes: config.probe.streamMaxBytes } : undefined,
+      ...(durable ? { jetstream: { stream: values.stream ?? config.probe.stream, maxAgeMs: config.probe.streamMaxAgeMs, maxBytes: config.probe.streamMaxBytes } } : {}),
       partitions: values.partitions === undefined ? config.probe.partitions : integerFlag('--partitions', values.partitions, 1, 256),
-      files,
-      iface: values.iface,
-      filter: values.filter,
-      snaplen: values.snaplen === undefined ? undefined : integerFlag('--snaplen', values.snaplen, 64, 262_144),
-      pace,
-      persist: persistencePlan(config, values.persist, values['persist-format'], values['persist-max-bytes'], values['persist-rotate'], persistFlagGiven),
+      source:
+        values.iface !== undefined
+          ? { kind: 'live', iface: values.iface, ...(values.filter === undefined ? {} : { filter: values.filter }), ...(values.snaplen === undefined ? {} : { snaplen: integerFlag('--snaplen', values.snaplen, 64, 262_144) }) }
+          : { kind: 'files', files, pace },
+      ...(persist === undefined ? {} : { persist }),
     });
   } catch (error) {
     return reportError(io, error);
   }
 }
 
-interface PublishPlan {
-  url: string;
-  subject: string;
-  format: PublishFormat;
-  partitions: number;
-  /** Durable mode: the stream and its limits. */
-  jetstream: { stream: string; maxAgeMs: number; maxBytes: number } | undefined;
-  files: readonly string[];
-  iface: string | undefined;
-  filter: string | undefined;
-  snaplen: number | undefined;
-  pace: Pace;
-  persist: PersistPlan | undefined;
-}
-
-interface PersistPlan {
-  directory: string;
-  format: PersistenceFormat;
-  workers: number;
-  queuePackets: number;
-  maxFileBytes: number;
-  rotateMs: number;
-}
+type PersistPlan = NonNullable<ProbeForwarderOptions['persist']>;
 
 /** Persistence from the config and the flags: on with `--persist DIR` or `probe.persistence.enabled`. */
 function persistencePlan(
@@ -209,35 +126,15 @@ function persistencePlan(
     format: (format as PersistenceFormat | undefined) ?? (persistence.encoding === 'pcap' ? 'pcap' : 'jsonl'),
     workers: persistence.numWorkers,
     queuePackets: persistence.channelBufferSize,
-    maxFileBytes: maxBytes === undefined ? DEFAULT_PERSISTENCE_OPTIONS.maxFileBytes : byteSize('--persist-max-bytes', maxBytes),
+    maxFileBytes: maxBytes === undefined ? DEFAULT_PERSISTENCE_OPTIONS.maxFileBytes : byteSizeFlag('--persist-max-bytes', maxBytes),
     rotateMs,
   };
 }
 
-/** `65536`, `64K`, `256M`, `1G` (binary units, an optional `iB`/`B`), or `0`. */
-function byteSize(flag: string, text: string): number {
-  const match = /^(\d+)\s*(?:([KMGT])(?:i?B)?)?$/i.exec(text.trim());
-  const unit = match?.[2]?.toUpperCase();
-  const value = match === null ? Number.NaN : Number(match[1]) * (unit === undefined ? 1 : 1024 ** ('KMGT'.indexOf(unit) + 1));
-  if (!Number.isSafeInteger(value) || (value !== 0 && value < 65_536)) {
-    throw usageError(`${flag} expects 0 or a size of at least 64K, e.g. 256M or 1G, got "${text}"`);
-  }
-  return value;
-}
-
-async function publish(io: CliIo, plan: PublishPlan): Promise<number> {
+async function publish(io: CliIo, plan: Omit<ProbeForwarderOptions, 'onError' | 'log'>): Promise<number> {
   let status = 0;
   const forwarder = new ProbeForwarder({
-    natsUrl: plan.url,
-    subject: plan.subject,
-    format: plan.format,
-    partitions: plan.partitions,
-    ...(plan.jetstream === undefined ? {} : { jetstream: plan.jetstream }),
-    source:
-      plan.iface !== undefined
-        ? { kind: 'live', iface: plan.iface, ...(plan.filter === undefined ? {} : { filter: plan.filter }), ...(plan.snaplen === undefined ? {} : { snaplen: plan.snaplen }) }
-        : { kind: 'files', files: plan.files, pace: plan.pace },
-    ...(plan.persist === undefined ? {} : { persist: plan.persist }),
+    ...plan,
     onError: (error) => {
       status = reportError(io, error);
     },
@@ -277,40 +174,16 @@ function persistenceSummary(persistence: NonNullable<ProbeResult['persistence']>
 }
 
 async function subscribe(io: CliIo, url: string, subject: string, partition: number | undefined, limit: number): Promise<number> {
-  const connection = new NatsConnection({ url, name: 'netspectra-probe-sub' });
-  await connection.start();
-  const pool = new BatchPool(1024);
-  const subjects = partition === undefined ? [subject, `${subject}.*`] : [partitionSubject(subject, partition)];
-  const subscriber = new PacketSubscriber(connection, { subjects, pool, maxDelayMs: 50 });
-  await subscriber.start();
-  const onSignal = (): void => subscriber.stop();
+  const tail = new PacketTail({ natsUrl: url, subject, ...(partition === undefined ? {} : { partition }), limit, write: (line) => io.stdout.write(`${line}\n`) });
+  const onSignal = (): void => tail.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let printed = 0;
   try {
-    for await (const batch of subscriber.batches()) {
-      for (let i = 0; i < batch.count && printed < limit; i++, printed++) {
-        const family = batch.family[i]!;
-        const src = formatAddressWords(batch.srcAddr, i * 4, family);
-        const dst = formatAddressWords(batch.dstAddr, i * 4, family);
-        const time = formatTimestamp({ seconds: batch.tsSeconds[i]!, nanos: batch.tsNanos[i]! }, true);
-        io.stdout.write(`${time} ${src}:${batch.srcPort[i]} -> ${dst}:${batch.dstPort[i]} proto ${batch.protocol[i]} len ${batch.wireLength[i]}\n`);
-      }
-      pool.release(batch);
-      if (printed >= limit) subscriber.stop();
-    }
+    const stats = await tail.run();
+    io.stderr.write(`netspectra probe: ${stats.packets} packets in ${stats.messages} messages, ${stats.malformed} malformed, ${stats.missing} missing\n`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await connection.stop();
   }
-  const stats = subscriber.stats;
-  io.stderr.write(`netspectra probe: ${stats.packets} packets in ${stats.messages} messages, ${stats.malformed} malformed, ${stats.missing} missing\n`);
   return 0;
-}
-
-function number(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw usageError(`${flag} expects a positive number, got "${text}"`);
-  return value;
 }

@@ -33,53 +33,7 @@ import {
 } from '../wire/gen/netspectra_types.js';
 import type { CliIo } from './io.js';
 import { integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
-
-export const QUERY_HELP = `Usage: netspectra query <subcommand> [options]
-
-Ask \`netspectra api\` (or the original's ns-api, for the methods it has) over Thrift.
-
-Subcommands:
-  tasks              the stored tasks, their kind and key fields
-  aggregate          totals per exact task: bytes, packets, flows        (AggregateFlows)
-  trace              one flow's lifetime and totals: --task, --key       (TraceFlow)
-  heavy-hitters      a heavy-hitter task's list: --task, --type 0|1      (QueryHeavyHitters)
-  super-spreaders    a SuperSpread task's list: --task                   (QueryHeavyHitters type 2)
-  top                top flows, or top sources etc. with --group-by      (TopFlows)
-  flows              flow search: filters, --order, --offset pages       (SearchFlows)
-  series             bytes, packets, flows per --bucket from --start     (FlowSeries)
-  alerts             stored alert notices, newest first; --active: the    (QueryAlerts,
-                     alerts active at --end (default: as last stored)      QueryActiveAlerts)
-
-Options (the original's query tool's flags keep their names; -flag works like --flag):
-  --addr HOST:PORT     the API (default: api.rpc_listen_addr of --config, else 127.0.0.1:50051)
-  --config FILE        configuration to take the address from
-  --task NAME          task to query (all exact tasks when omitted, for aggregate and series)
-  --key K=V,...        flow key of trace, e.g. SrcIP=10.0.0.1,DstPort=443
-  --type 0|1           heavy hitters by packets (0, default) or bytes (1)
-  --limit N            rows of a list (default 10; at most 10000)
-  --start TIME         range start, exclusive (RFC 3339, unix seconds/ms/ns, now, or -15m
-                       for 15 minutes ago); without it the range starts at the beginning
-  --end TIME           range end, inclusive (default: everything stored; series: now)
-  --src-ip, --dst-ip, --src-port, --dst-port, --protocol   filters (aggregate, top, flows, series)
-  --by bytes|packets   what top ranks by (default bytes)
-  --group-by F[,F]     top: group by these key fields (e.g. SrcIP for top sources)
-  --order O            flows: bytes, packets, first_seen or last_seen (default bytes)
-  --asc                flows: ascending order
-  --offset N           flows, alerts: skip N rows (at most 10000)
-  --bucket DURATION    series: bucket size, e.g. 10s, 5m (default 60s)
-  --rule NAME          alerts: of this rule only
-  --kind K             alerts: firing, repeat or resolved notices only
-  --flow TEXT          alerts: of this flow key (e.g. 10.0.0.1; "" for task-wide alerts)
-  --active             alerts: the alerts active at --end instead of the notices
-  --mode M             the original's tool: aggregate, trace, heavyhitters, superspreader
-  --json               print one JSON document instead of a table
-  --timeout DURATION   connect and call timeout (default 15s)
-  --tls                connect with TLS; --tls-ca FILE trusts a private certificate
-  -h, --help           this help
-
-Exit status: 0 success; 1 the API refused the request or could not be reached (the code says
-which); 2 usage error.
-`;
+import { QUERY_HELP } from './help.js';
 
 const SUBCOMMANDS = ['tasks', 'aggregate', 'trace', 'heavy-hitters', 'super-spreaders', 'top', 'flows', 'series', 'alerts'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];

@@ -11,66 +11,7 @@ import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js
 import { ServeService, type ServeSource, type ServeStopResult } from '../pipeline/serve-service.js';
 import type { CliIo } from './io.js';
 import { StopRequest, durationFlag, integerFlag, readPemFile, reportError, usageError } from './io.js';
-
-export const SERVE_HELP = `Usage: netspectra serve --iface NAME [options]
-       netspectra serve --file CAPTURE... [options]
-       netspectra serve [options]
-
-Capture, count, store and serve in one process: the engine runs the configured tasks on live
-traffic or on capture files, writes snapshots to the embedded DuckDB store, evaluates the
-alerter's rules, and answers queries on the same store while it runs — the web dashboard and
-the HTTP API (REST, Grafana), the Thrift QueryService (netspectra query, the original's
-clients) and Prometheus metrics. Without --iface or --file it serves what the store already
-holds.
-
-Source (one of):
-  --iface NAME           capture live on NAME through tcpdump (needs root or tcpdump's
-                         capture capability); snapshots follow the wall clock
-  --filter BPF           capture filter, e.g. "tcp or udp" (live only)
-  --snaplen N            bytes kept per packet (live only; default 256: headers are enough)
-  --file CAPTURE...      read pcap / pcapng / .gz captures (repeatable; further captures may
-                         follow as plain arguments) as fast as possible in packet time, exactly
-                         as analyze does, then keep serving the results until signalled
-  --exit-when-done       with --file: exit once the files are read and stored
-
-Engine and store:
-  --config FILE          configuration in the original's schema (tasks, writers, period, api,
-                         alerter)
-  --store FILE           the embedded store (default: the config's duckdb writer path,
-                         netspectra.duckdb); every task group writes to it
-  --snapshot-interval D  how often the store gets a snapshot, e.g. 5s (default: the duckdb
-                         writer's snapshot_interval, 60s); live data is queryable from the
-                         first snapshot on, so a dashboard wants a few seconds
-  --workers N            engine worker threads (default: aggregator.num_workers)
-  --no-alerts            do not evaluate the alerter's rules
-
-Serving:
-  --http-listen HOST:PORT
-                         the HTTP API (REST under /api/v1, Grafana, /openapi.json, /readyz,
-                         the API's /metrics) and the web dashboard at /
-                         (default: api.http_listen_addr, 127.0.0.1:8080); bearer tokens from
-                         api.auth_tokens; port 0 takes a free port
-  --static DIR           the dashboard's built files (default: web/dist of the package)
-  --no-http              no HTTP API and dashboard
-  --rpc-listen HOST:PORT Thrift QueryService (default: api.rpc_listen_addr, 127.0.0.1:50051);
-                         port 0 takes a free port
-  --tls-cert FILE        serve the QueryService over TLS with this PEM certificate ...
-  --tls-key FILE         ... and key (default: api.rpc_tls_cert_file, api.rpc_tls_key_file)
-  --metrics-listen A     serve's own /metrics (Prometheus: capture, engine, writers, alerts)
-                         and /healthz (default 127.0.0.1:9464; port 0 picks a free one)
-  --no-metrics           no metrics endpoint
-  -h, --help             this help
-
-Queries read the store through the process that writes it (DuckDB lets one process hold the
-file): \`netspectra api\` cannot open it meanwhile, \`netspectra query --addr\` asks this process.
-SIGINT or SIGTERM stops serve cleanly: the capture stops, the last packets are counted, a final
-snapshot is written, and the store is closed (then \`netspectra api --store\` opens it). A
-second signal exits at once.
-
-Exit status: 0 stopped cleanly (signal, or --exit-when-done); 1 the store, an address or the
-capture could not be opened, an input was damaged, the engine failed or the final snapshot
-could not be written; 2 usage or configuration error.
-`;
+import { SERVE_HELP } from './help.js';
 
 export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;
