@@ -98,4 +98,14 @@ export default tseslint.config(
     files: ['src/store/**/*.ts', 'src/capture/**/*.ts', 'src/bus/**/*.ts'],
     rules: { 'no-restricted-imports': forbid(['cli', 'api', 'ai']) },
   },
+  {
+    // The application layer: sources, engine and sinks assembled; the commands sit on top of it.
+    files: ['src/pipeline/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['cli']) },
+  },
+  {
+    // Benchmarks measure the pipeline and its parts, never through a command's wiring.
+    files: ['bench/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['cli']) },
+  },
 );

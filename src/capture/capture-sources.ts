@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { CaptureDecoder, emptyDecodeStats, mergeDecodeStats, type CapturedFrames, type DecodeStats } from '../decode/index.js';
 import { isNetSpectraError, type NetSpectraError } from '../model/errors.js';
 import type { BatchPool, PacketBatch } from '../model/packet.js';
+import type { PrometheusText } from '../model/prometheus-text.js';
 import type { PacketSource, PacketSourceStats, SourceContext, SourceTiming } from '../model/ports.js';
 import { openCaptureFile } from './file-source.js';
 import { LiveCapture, type LiveCaptureOptions, type LiveCaptureStats } from './live-capture.js';
@@ -190,6 +191,14 @@ export class LiveCaptureSource extends DecodingSource {
   /** tcpdump's latest counters. */
   get captureStats(): LiveCaptureStats {
     return this.#capture.stats;
+  }
+
+  addMetrics(text: PrometheusText): void {
+    const c = this.#capture.stats;
+    text
+      .single('netspectra_capture_packets_captured_total', 'counter', 'Packets tcpdump handed over (its last report).', c.captured)
+      .single('netspectra_capture_packets_received_by_filter_total', 'counter', 'Packets the capture filter accepted (its last report).', c.receivedByFilter)
+      .single('netspectra_capture_packets_dropped_by_kernel_total', 'counter', 'Packets the kernel dropped because the capture buffer was full.', c.droppedByKernel);
   }
 
   async *batches(): AsyncGenerator<PacketBatch> {
