@@ -31,7 +31,7 @@ import {
   type FilterQuery,
   type RangeQuery,
 } from './http-json.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { NetSpectraError } from '../model/errors.js';
 
 export interface RestRouteOptions {

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { DurationSyntaxError, parseDuration } from '../config/duration.js';
+import { DurationSyntaxError, parseDuration } from '../model/duration.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, PacketPersistence, type PersistenceFormat } from '../capture/persistence/index.js';
 import { LiveCapture } from '../capture/live-capture.js';

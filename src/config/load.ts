@@ -25,7 +25,7 @@ import {
   WEBHOOK_DEFAULTS,
   deepFreeze,
 } from './defaults.js';
-import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
+import { DurationSyntaxError, formatDuration, parseDuration } from '../model/duration.js';
 import {
   AGGREGATOR_TYPES,
   ALERT_METRICS_BY_TASK_KIND,

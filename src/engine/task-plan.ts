@@ -20,7 +20,7 @@
  */
 import type { ExactTaskParams } from './tasks/exact-task.js';
 import type { SketchTaskParams } from './tasks/sketch-task.js';
-import { KeySpec } from './flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import type { TaskUnit } from './worker-protocol.js';
 
 export interface EngineTasks {

@@ -7,3 +7,7 @@ export * from './query.js';
 export * from './snapshot.js';
 export * from './time.js';
 export * from './alert.js';
+export * from './flow-key.js';
+export * from './flow-ranking.js';
+export * from './hash.js';
+export * from './duration.js';

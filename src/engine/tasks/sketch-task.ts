@@ -8,7 +8,7 @@
  */
 import type { PacketBatch } from '../../model/packet.js';
 import type { SketchEntry, SketchSnapshot } from '../../model/snapshot.js';
-import type { KeyField } from '../flow-key.js';
+import type { KeyField } from '../../model/flow-key.js';
 import { HeavyHitterSketch } from './heavy-hitter-sketch.js';
 import { SuperSpreadSketch } from './super-spread-sketch.js';
 
