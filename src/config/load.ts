@@ -38,11 +38,11 @@ import {
   WEBHOOK_FORMATS,
   WRITER_TYPES,
 } from './schema.js';
+import type { AlertMetric } from '../model/alert.js';
 import type {
   AggregatorConfig,
   AggregatorType,
   AiConfig,
-  AlertMetric,
   AlertRuleConfig,
   AlerterConfig,
   ApiConfig,
