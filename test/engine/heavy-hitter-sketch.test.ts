@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
 import { HeavyHitterSketch } from '../../src/engine/tasks/heavy-hitter-sketch.js';
 import { createSketchTask, HEAVY_HITTER_DEFAULTS } from '../../src/engine/tasks/sketch-task.js';
-import type { HeavyHitterSnapshot, SketchTaskParams } from '../../src/engine/tasks/sketch-task.js';
+import type { HeavyHitterSnapshot, SketchTaskParams } from '../../src/engine/tasks/sketch-contract.js';
 import { KeySpec } from '../../src/model/flow-key.js';
 import type { KeyField } from '../../src/model/flow-key.js';
 import { PacketBatch } from '../../src/model/packet.js';

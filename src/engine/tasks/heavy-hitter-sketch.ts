@@ -101,8 +101,8 @@
 import type { PacketBatch } from '../../model/packet.js';
 import { KeySpec } from '../../model/flow-key.js';
 import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../../model/hash.js';
-import type { HeavyHitterSnapshot, SketchEntry, SketchTask, SketchTaskParams } from './sketch-task.js';
-import { compareEntries } from './sketch-task.js';
+import type { HeavyHitterSnapshot, SketchEntry, SketchTask, SketchTaskParams } from './sketch-contract.js';
+import { compareEntries } from './sketch-contract.js';
 
 const TWO_POW_32 = 4294967296;
 
