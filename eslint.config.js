@@ -75,14 +75,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/query/**/*.ts', 'src/alerting/**/*.ts'],
+    files: ['src/engine/**/*.ts'],
     rules: { 'no-restricted-imports': forbid(ADAPTERS, CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
+  },
+  {
+    // The query service is defined over the ports of src/model alone, so any store (or a test's)
+    // can serve it. src/query is flat: every `../` import leaves the folder, and only `../model/`
+    // may; this also covers folders added later.
+    files: ['src/query/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid([], CORE_FORBIDDEN_NODE, [
+        ...ADAPTER_LIBS,
+        { regex: '^\\.\\./(?!model/)', message: 'src/query imports only src/model (see docs/internals.md)' },
+      ]),
+    },
+  },
+  {
+    // Flow keys, hashing and ranking live in src/model, so the alerter needs nothing of the engine.
+    files: ['src/alerting/**/*.ts'],
+    rules: { 'no-restricted-imports': forbid(['engine', ...ADAPTERS], CORE_FORBIDDEN_NODE, ADAPTER_LIBS) },
   },
   {
     // The notifiers are the alerting core's own adapter: the email notifier adds a CA to Node's
     // root list (node:tls). Sockets stay with fetch and nodemailer.
     files: ['src/alerting/notifiers/**/*.ts'],
-    rules: { 'no-restricted-imports': forbid(ADAPTERS, CORE_FORBIDDEN_NODE.filter((m) => m !== 'node:tls'), ADAPTER_LIBS) },
+    rules: { 'no-restricted-imports': forbid(['engine', ...ADAPTERS], CORE_FORBIDDEN_NODE.filter((m) => m !== 'node:tls'), ADAPTER_LIBS) },
   },
   {
     files: ['src/config/**/*.ts'],
@@ -95,8 +112,9 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': forbid(['cli', 'api', 'store', 'bus', 'capture']) },
   },
   {
+    // What these adapters share with the engine (flow keys, hashing) is in src/model.
     files: ['src/store/**/*.ts', 'src/capture/**/*.ts', 'src/bus/**/*.ts'],
-    rules: { 'no-restricted-imports': forbid(['cli', 'api', 'ai']) },
+    rules: { 'no-restricted-imports': forbid(['engine', 'cli', 'api', 'ai']) },
   },
   {
     // The application layer: sources, engine and sinks assembled; the commands sit on top of it.

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { KeySpec } from '../src/engine/flow-key.js';
+import { KeySpec } from '../src/model/flow-key.js';
 import { formatAddressWords } from '../src/model/ip.js';
 import type { FlowColumns, GroupSnapshot } from '../src/model/snapshot.js';
 import { allocateFlowColumns } from '../src/model/snapshot.js';

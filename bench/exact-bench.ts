@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { openCaptureFile } from '../src/capture/file-source.js';
 import { CaptureDecoder } from '../src/decode/index.js';
-import { KeySpec } from '../src/engine/flow-key.js';
+import { KeySpec } from '../src/model/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
 import { BatchPool, type PacketBatch } from '../src/model/packet.js';
 import { ensureBenchTrace } from './trace-cache.js';

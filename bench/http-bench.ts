@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createHttpApi } from '../src/api/http-server.js';
-import { KeySpec } from '../src/engine/flow-key.js';
+import { KeySpec } from '../src/model/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../src/model/flow.js';
 import type { AlertQueryStore, FlowQueryStore } from '../src/model/ports.js';

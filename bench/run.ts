@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
-import { KeySpec } from '../src/engine/flow-key.js';
+import { KeySpec } from '../src/model/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
 import type { ReportJson } from '../src/pipeline/analysis-report.js';
 import { ensureBenchTrace } from './trace-cache.js';

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createSketchTask, HEAVY_HITTER_DEFAULTS, SUPER_SPREAD_DEFAULTS } from '../src/engine/tasks/sketch-task.js';
-import type { SketchSnapshot, SketchTask, SketchTaskParams } from '../src/engine/tasks/sketch-task.js';
+import type { SketchSnapshot, SketchTask, SketchTaskParams } from '../src/engine/tasks/sketch-contract.js';
 import type { Accuracy, Traffic } from '../test/engine/synthetic-traffic.js';
 import { accuracy, exactTotals, generateTraffic, toBatches, truthAtThreshold } from '../test/engine/synthetic-traffic.js';
 

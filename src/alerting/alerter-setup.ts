@@ -4,7 +4,7 @@
  * scheduled on the manager's task groups at `alerter.check_interval`.
  */
 import type { NetSpectraConfig } from '../config/schema.js';
-import type { TaskGroup, ScheduledWriter } from '../engine/manager.js';
+import type { ScheduledWriter, TaskGroup } from '../model/ports.js';
 import type { AlertAnalyst, AlertNotification, Notifier } from '../model/alert.js';
 import type { Timestamp } from '../model/snapshot.js';
 import type { AlertNotice } from './alert-lifecycle.js';

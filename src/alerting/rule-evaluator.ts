@@ -14,9 +14,9 @@
  */
 import type { AlertEvidenceFlow, AlertMetric, AlertOperator, AlertRule } from '../model/alert.js';
 import type { ExactTaskSnapshot, GroupSnapshot, KeyObject, SketchEntry, TaskSnapshot } from '../model/snapshot.js';
-import { KeySpec } from '../engine/flow-key.js';
-import { topFlowIndices } from '../engine/flow-ranking.js';
-import type { RankBy } from '../engine/flow-ranking.js';
+import { KeySpec } from '../model/flow-key.js';
+import { topFlowIndices } from '../model/flow-ranking.js';
+import type { RankBy } from '../model/flow-ranking.js';
 
 /** Supporting flows kept per alert, largest first. */
 export const MAX_EVIDENCE_FLOWS = 20;

@@ -3,7 +3,7 @@
  * traffic chart.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { NetSpectraError } from '../model/errors.js';
 import { NS_PER_MS, filterOf, parseRange, rangeJson, storeCall, timePair, type FilterQuery, type Query, type QueryRouteOptions, type RangeQuery } from './http-json.js';
 import { REST_SCHEMAS } from './http-schemas.js';

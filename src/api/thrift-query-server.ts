@@ -1,5 +1,5 @@
 /**
- * The Thrift QueryService of the original (system.md §4): buffered (unframed) transport and binary
+ * The Thrift QueryService of the original (docs/compatibility.md): buffered (unframed) transport and binary
  * protocol on a plain TCP socket (or TLS when configured), served from the generated code in
  * src/wire/gen over the QueryService of src/query. The handlers only convert: Thrift structs (i64
  * as node-int64) in, validated requests to the query service, structs out.

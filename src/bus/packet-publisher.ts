@@ -15,7 +15,7 @@
  * draws a new random `probeId`, so its sequence starting at 0 again is a new stream.
  */
 import { randomInt } from 'node:crypto';
-import { murmur3Words } from '../engine/hash.js';
+import { murmur3Words } from '../model/hash.js';
 import { PacketBatch } from '../model/packet.js';
 import { PACKET_INFO_IPV6_BYTES, encodePacketBatch, encodePacketInfo, packetsThatFit } from '../wire/index.js';
 import type { NatsConnection } from './nats-connection.js';

@@ -1,6 +1,6 @@
 /** What a command may touch of its process: its output streams. Tests pass their own. */
 import { readFileSync } from 'node:fs';
-import { DurationSyntaxError, parseDuration } from '../config/duration.js';
+import { DurationSyntaxError, parseDuration } from '../model/duration.js';
 import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 
 export interface CliIo {

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { DurationSyntaxError, parseDuration } from '../config/duration.js';
+import { DurationSyntaxError, parseDuration } from '../model/duration.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { DEFAULT_PERSISTENCE_OPTIONS, PERSISTENCE_FORMATS, type PersistenceFormat } from '../capture/persistence/index.js';
 import type { PublishFormat } from '../bus/packet-publisher.js';

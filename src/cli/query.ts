@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { parseTimeText } from '../query/time-text.js';
 import { NetSpectraError, isNetSpectraError } from '../model/errors.js';
 import { ThriftQueryClient } from '../api/thrift-query-client.js';

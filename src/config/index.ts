@@ -1,5 +1,4 @@
 export * from './schema.js';
 export { DEFAULT_CONFIG, deepFreeze } from './defaults.js';
-export { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
 export { loadConfig, parseConfig } from './load.js';
 export type { LoadConfigOptions, ParseConfigOptions } from './load.js';

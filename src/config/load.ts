@@ -27,7 +27,7 @@ import {
   WEBHOOK_DEFAULTS,
   deepFreeze,
 } from './defaults.js';
-import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
+import { DurationSyntaxError, formatDuration, parseDuration } from '../model/duration.js';
 import {
   AGGREGATOR_TYPES,
   ALERT_METRICS_BY_TASK_KIND,
@@ -40,11 +40,11 @@ import {
   WEBHOOK_FORMATS,
   WRITER_TYPES,
 } from './schema.js';
+import type { AlertMetric } from '../model/alert.js';
 import type {
   AggregatorConfig,
   AggregatorType,
   AiConfig,
-  AlertMetric,
   AlertRuleConfig,
   AlerterConfig,
   ApiConfig,

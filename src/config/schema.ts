@@ -7,6 +7,7 @@
  * The `@default` of each field is the value used when the key is absent from the YAML; the built-in
  * task and writer lists used when no config file is given are in `defaults.ts`.
  */
+import type { AlertMetric, AlertOperator } from '../model/alert.js';
 
 /** The packet fields a flow key or an element key can be built from. */
 export type KeyField = 'SrcIP' | 'DstIP' | 'SrcPort' | 'DstPort' | 'Protocol';
@@ -24,25 +25,7 @@ export const WRITER_TYPES: readonly WriterType[] = ['clickhouse', 'gob', 'text',
 export type PersistenceEncoding = 'text' | 'gob' | 'pcap';
 export const PERSISTENCE_ENCODINGS: readonly PersistenceEncoding[] = ['text', 'gob', 'pcap'];
 
-export type AlertOperator = '>' | '<' | '=' | '>=' | '<=';
 export const ALERT_OPERATORS: readonly AlertOperator[] = ['>', '<', '=', '>=', '<='];
-
-/**
- * What a rule measures. Exact tasks: totals over the task, and rates over the check window
- * (`bytes_per_second`, `packets_per_second`, `new_flows`; docs/alerting.md defines the window).
- * Heavy-hitter sketches (`skt_type 0`) and SuperSpread (`skt_type 1`): one value per reported
- * flow, so a rule fires per offending flow.
- */
-export type AlertMetric =
-  | 'total_packets'
-  | 'total_bytes'
-  | 'total_flows'
-  | 'heavy_hitter_count'
-  | 'heavy_hitter_size'
-  | 'super_spreader_spread'
-  | 'bytes_per_second'
-  | 'packets_per_second'
-  | 'new_flows';
 
 /** Which metrics each kind of task can answer; the loader rejects a rule that mixes them up. */
 export const ALERT_METRICS_BY_TASK_KIND: Readonly<Record<'exact' | 'heavyHitter' | 'superSpread', readonly AlertMetric[]>> = {

@@ -19,22 +19,10 @@
  */
 import { NetSpectraError } from '../model/errors.js';
 import type { PacketBatch } from '../model/packet.js';
-import type { SnapshotWriter } from '../model/ports.js';
-import type { GroupSnapshot, TaskGroupName, Timestamp } from '../model/snapshot.js';
+import type { ScheduledWriter, TaskGroup } from '../model/ports.js';
+import type { GroupSnapshot, Timestamp } from '../model/snapshot.js';
 import type { Engine } from './engine.js';
 
-export interface ScheduledWriter {
-  writer: SnapshotWriter;
-  /** Milliseconds of (packet) time between snapshots. */
-  intervalMs: number;
-}
-
-export interface TaskGroup {
-  name: TaskGroupName;
-  /** Names of the engine tasks in this group. */
-  taskNames: readonly string[];
-  writers: readonly ScheduledWriter[];
-}
 
 export interface ManagerOptions {
   engine: Engine;

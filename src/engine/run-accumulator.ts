@@ -13,9 +13,9 @@
  * With a single period (the usual case) the snapshot passes through untouched.
  */
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, TaskSnapshot } from '../model/snapshot.js';
-import { KeySpec } from './flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import { ExactFlowTable } from './tasks/exact-flow-table.js';
-import { compareEntries } from './tasks/sketch-task.js';
+import { compareEntries } from './tasks/sketch-contract.js';
 
 export class RunAccumulator {
   readonly #pending: Promise<GroupSnapshot[]>[] = [];

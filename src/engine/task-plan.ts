@@ -19,8 +19,8 @@
  * the one with the fewest fields (fewest flows) is taken.
  */
 import type { ExactTaskParams } from './tasks/exact-task.js';
-import type { SketchTaskParams } from './tasks/sketch-task.js';
-import { KeySpec } from './flow-key.js';
+import type { SketchTaskParams } from './tasks/sketch-contract.js';
+import { KeySpec } from '../model/flow-key.js';
 import type { TaskUnit } from './worker-protocol.js';
 
 export interface EngineTasks {

@@ -5,7 +5,8 @@
 import type { PacketBatch } from '../model/packet.js';
 import type { TaskSnapshot } from '../model/snapshot.js';
 import { ExactTask } from './tasks/exact-task.js';
-import { createSketchTask, type SketchTask } from './tasks/sketch-task.js';
+import type { SketchTask } from './tasks/sketch-contract.js';
+import { createSketchTask } from './tasks/sketch-task.js';
 import type { TaskUnit, UnitStats } from './worker-protocol.js';
 
 export class TaskRunner {

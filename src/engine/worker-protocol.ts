@@ -4,7 +4,7 @@
  */
 import type { TaskSnapshot } from '../model/snapshot.js';
 import type { ExactTaskParams } from './tasks/exact-task.js';
-import type { SketchTaskParams } from './tasks/sketch-task.js';
+import type { SketchTaskParams } from './tasks/sketch-contract.js';
 
 /** A piece of work a worker owns: a whole sketch task, or one partition of an exact task's keys. */
 export type TaskUnit =

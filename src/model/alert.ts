@@ -4,7 +4,12 @@
  */
 import type { KeyObject, Timestamp } from './snapshot.js';
 
-/** The original's metrics (system.md §7) plus rates over the check window. */
+/**
+ * What a rule measures: the original's six metrics plus three new ones over the check window.
+ * Exact tasks: totals over the task, and the window's `bytes_per_second`, `packets_per_second` and
+ * `new_flows` (docs/alerting.md defines the window). Heavy-hitter sketches (`skt_type 0`) and
+ * SuperSpread (`skt_type 1`): one value per reported flow, so a rule fires per offending flow.
+ */
 export type AlertMetric =
   | 'total_packets'
   | 'total_bytes'

@@ -8,3 +8,7 @@ export * from './snapshot.js';
 export * from './time.js';
 export * from './alert.js';
 export * from './task-limits.js';
+export * from './flow-key.js';
+export * from './flow-ranking.js';
+export * from './hash.js';
+export * from './duration.js';

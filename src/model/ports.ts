@@ -7,7 +7,7 @@ import type { AlertRecord } from './alert.js';
 import type { NetSpectraError } from './errors.js';
 import type { BatchPool, PacketBatch } from './packet.js';
 import type { PrometheusText } from './prometheus-text.js';
-import type { GroupSnapshot } from './snapshot.js';
+import type { GroupSnapshot, TaskGroupName } from './snapshot.js';
 import type {
   ActiveAlertQuery,
   AlertQuery,
@@ -52,6 +52,25 @@ export interface SnapshotWriter {
 export interface RunPeriod {
   runId: string;
   periodId: number;
+}
+
+/** A writer and how often the engine's manager hands it a snapshot of its group. */
+export interface ScheduledWriter {
+  writer: SnapshotWriter;
+  /** Milliseconds of (packet) time between snapshots. */
+  intervalMs: number;
+}
+
+/**
+ * One task group as the manager drives it: its tasks and its scheduled writers. Here rather than in
+ * the engine because the composition roots and the alerter (which adds itself to the groups whose
+ * tasks its rules watch) build and extend these lists without depending on the engine.
+ */
+export interface TaskGroup {
+  name: TaskGroupName;
+  /** Names of the engine tasks in this group. */
+  taskNames: readonly string[];
+  writers: readonly ScheduledWriter[];
 }
 
 /**

@@ -10,7 +10,7 @@ export interface Timestamp {
   nanos: number;
 }
 
-/** Every flow of one exact task, column-wise. Keys are `keyWords` 32-bit words each (see engine/flow-key.ts). */
+/** Every flow of one exact task, column-wise. Keys are `keyWords` 32-bit words each (see flow-key.ts). */
 export interface FlowColumns {
   count: number;
   keyWords: number;

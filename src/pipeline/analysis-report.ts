@@ -2,8 +2,8 @@
  * The `analyze` report: one JSON object (`--json`, schema in docs/cli.md) and its readable text form.
  */
 import { basename } from 'node:path';
-import { topFlowIndices } from '../engine/flow-ranking.js';
-import { KeySpec } from '../engine/flow-key.js';
+import { topFlowIndices } from '../model/flow-ranking.js';
+import { KeySpec } from '../model/flow-key.js';
 import type { KeyObject, SketchEntry, TaskSnapshot, Timestamp } from '../model/snapshot.js';
 import { formatTimestamp } from '../model/time.js';
 import type { AnalysisResult } from './offline-analysis.js';

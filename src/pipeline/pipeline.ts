@@ -26,10 +26,10 @@ import { alerterFromConfig, scheduleAlerter } from '../alerting/alerter-setup.js
 import type { NotifierStats } from '../alerting/notification-dispatcher.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { Engine, type TaskStats } from '../engine/engine.js';
-import { Manager, type TaskGroup } from '../engine/manager.js';
+import { Manager } from '../engine/manager.js';
 import type { AlertAnalyst, Notifier } from '../model/alert.js';
 import { NetSpectraError, errorMessage, isNetSpectraError } from '../model/errors.js';
-import { isResumableSource, type PacketSource, type ResumePoint, type SnapshotWriter } from '../model/ports.js';
+import { isResumableSource, type PacketSource, type ResumePoint, type SnapshotWriter, type TaskGroup } from '../model/ports.js';
 import type { PrometheusText } from '../model/prometheus-text.js';
 import type { GroupSnapshot, TaskGroupName } from '../model/snapshot.js';
 import type { InstrumentedWriter } from '../store/instrumented-writer.js';

@@ -6,9 +6,8 @@
 import { join } from 'node:path';
 import { DEFAULT_DUCKDB_PATH, DEFAULT_FILE_WRITER_ROOT } from '../config/defaults.js';
 import type { ClickHouseConfig, NetSpectraConfig, WriterConfig } from '../config/schema.js';
-import type { ScheduledWriter, TaskGroup } from '../engine/manager.js';
 import type { EngineTasks } from '../engine/task-plan.js';
-import type { SnapshotWriter } from '../model/ports.js';
+import type { ScheduledWriter, SnapshotWriter, TaskGroup } from '../model/ports.js';
 import type { RecordedAlertSink } from '../alerting/alert-recorder.js';
 import { ClickHouseStore } from '../store/clickhouse-store.js';
 import { SpoolingWriter } from '../store/spooling-writer.js';

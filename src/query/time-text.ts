@@ -8,7 +8,7 @@
  *   and Grafana send), 16 to 19 nanoseconds (what the Thrift API uses);
  * - `now`, and a Go duration ago: `-15m`, `-1h30m`, or Grafana's `now-6h`.
  */
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { NetSpectraError } from '../model/errors.js';
 
 const NS_PER_MS = 1_000_000n;

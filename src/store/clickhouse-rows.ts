@@ -18,7 +18,7 @@
 import { NetSpectraError } from '../model/errors.js';
 import { formatIPv6Words } from '../model/ip.js';
 import type { ExactTaskSnapshot, SketchEntry, Timestamp } from '../model/snapshot.js';
-import { KeySpec } from '../engine/flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import { nanosWords, uint64Words } from './int64-words.js';
 import type { SnapshotDeltas } from './segment-counters.js';
 

@@ -1,5 +1,5 @@
 /**
- * The ClickHouse tables: the original's `flow_metrics` and `heavy_hitters` (system.md §6), column
+ * The ClickHouse tables: the original's `flow_metrics` and `heavy_hitters` (docs/compatibility.md), column
  * for column, so its queries and dashboards keep working (e.g. the newest row per flow with
  * `argMax(PacketCount, Timestamp) … GROUP BY TaskName, SrcIP, DstIP, SrcPort, DstPort, Protocol`),
  * plus our columns at the end, each with a DEFAULT: an original engine that still inserts only its

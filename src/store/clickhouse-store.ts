@@ -48,7 +48,7 @@ import type { AlertRecord, AlertSink } from '../model/alert.js';
 import { parseAddress } from '../model/ip.js';
 import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot } from '../model/snapshot.js';
-import { KeySpec } from '../engine/flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import { dateTime, identifier, integer, joinSql, sql, type Sql } from './clickhouse-sql.js';
 import { ALERTS, CLICKHOUSE_TABLES, FLOW_METRICS, HEAVY_HITTERS, addColumnSql, createTableSql, type TableSpec } from './clickhouse-schema.js';
 import { ALERT_COLUMNS, alertRow } from './alert-rows.js';
@@ -391,7 +391,7 @@ export class ClickHouseStore implements SnapshotWriter, AlertSink, AsyncDisposab
           WHERE TaskName = ${task.name} AND RunId = ${context.runId} AND EngineId = ${context.engineId} AND PeriodId = ${integer(context.periodId, 'Int64')}
           GROUP BY SrcIP, DstIP, SrcPort, DstPort, Protocol`,
     );
-    // the key words as the engine builds them (flow-key.ts): IPv4 mapped, the family in the meta word
+    // the key words as the engine builds them (model/flow-key.ts): IPv4 mapped, the family in the meta word
     const spec = new KeySpec(task.keyFields);
     const key = new Uint32Array(spec.words);
     for (const row of rows) {

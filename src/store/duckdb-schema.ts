@@ -1,7 +1,7 @@
 /**
  * The embedded store's schema.
  *
- * `flow_metrics` is a VIEW with exactly the original's columns (system.md §6) — so its queries,
+ * `flow_metrics` is a VIEW with exactly the original's columns (docs/compatibility.md) — so its queries,
  * e.g. the newest row per flow with `arg_max(…, Timestamp)`, keep working — plus our additions:
  * nanosecond UTC times, the measurement period and the run.
  *

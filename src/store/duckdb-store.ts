@@ -13,7 +13,7 @@ import { NetSpectraError, errorMessage } from '../model/errors.js';
 import type { AlertRecord, AlertSink } from '../model/alert.js';
 import type { RunPeriod, SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, SketchSnapshot, Timestamp } from '../model/snapshot.js';
-import { KeySpec } from '../engine/flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import { nanosWords, uint64Words } from './int64-words.js';
 import { HEAVY_HITTER_TYPE, SCHEMA_STATEMENTS, SCHEMA_VERSION, STORE_TABLES } from './duckdb-schema.js';
 import { ALERT_COLUMNS, alertRow } from './alert-rows.js';

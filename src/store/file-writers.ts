@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { NetSpectraError } from '../model/errors.js';
 import type { SnapshotWriter } from '../model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot, SketchEntry, Timestamp } from '../model/snapshot.js';
-import { KeySpec } from '../engine/flow-key.js';
+import { KeySpec } from '../model/flow-key.js';
 import { formatTimestamp } from '../model/time.js';
 
 export function snapshotFolderName(time: Timestamp): string {

@@ -15,7 +15,7 @@
  * successful write stores the new counters.
  */
 import type { FlowColumns } from '../model/snapshot.js';
-import { murmur3Words } from '../engine/hash.js';
+import { murmur3Words } from '../model/hash.js';
 
 const SEED = 0x5e6d3e47;
 const INITIAL_ENTRIES = 1024;

@@ -1,8 +1,8 @@
-// The wire contracts of Go2NetSpectra (docs: ../shared/docs/system.md §4), field for field.
+// The wire contracts of Go2NetSpectra (docs/compatibility.md), field for field.
 // Struct names do not travel on the wire (binary protocol); service and method names, field ids
 // and types do, so they must not change. Requiredness does not travel but decides what a reader
 // accepts: the original's Go code rejects a struct that lacks a required field, so every field that
-// system.md does not mark optional is `required` here, as in the original's IDL.
+// the original's contract does not mark optional is `required` here, as in the original's IDL.
 // Regenerate the checked-in code with scripts/gen-thrift.sh.
 
 namespace js netspectra

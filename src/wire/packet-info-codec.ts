@@ -1,5 +1,5 @@
 /**
- * The original's NATS payload (system.md §4): one Thrift `PacketInfo` per message, in the binary
+ * The original's NATS payload (docs/compatibility.md): one Thrift `PacketInfo` per message, in the binary
  * protocol, with no message envelope — what Go's `TSerializer` writes for a bare struct:
  *
  *   field header = type byte + field id (i16, big-endian), then the value; i32 and i64 big-endian;
@@ -26,7 +26,7 @@
  * outside 0..65535, a protocol outside 0..255, a negative timestamp, a length below 0 or above
  * 2^32 − 1. Out-of-range values are rejected rather than clamped or truncated: they can only come
  * from a broken or foreign publisher, and a clamped value would silently merge garbage into real
- * flows; system.md §4 says such a payload is dropped and counted. Work is linear in the payload
+ * flows; the subscriber drops such a payload and counts it. Work is linear in the payload
  * size and nothing is allocated except the error.
  */
 import { NetSpectraError } from '../model/errors.js';

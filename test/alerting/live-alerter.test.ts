@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/engine/engine.js';
 import { Manager } from '../../src/engine/manager.js';
-import type { TaskGroup } from '../../src/engine/manager.js';
+import type { TaskGroup } from '../../src/model/ports.js';
 import { alerterFromConfig, scheduleAlerter } from '../../src/alerting/alerter-setup.js';
 import { WebhookNotifier } from '../../src/alerting/notifiers/index.js';
 import type { WebhookBody } from '../../src/alerting/notification-format.js';

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpApi, type HttpApi, type HttpApiOptions } from '../../src/api/http-server.js';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
 import type { SketchEntry } from '../../src/model/snapshot.js';

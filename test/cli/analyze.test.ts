@@ -10,7 +10,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { runAnalysis } from '../../src/pipeline/offline-analysis.js';
 import type { ExactTaskSnapshot } from '../../src/model/snapshot.js';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import type { ReportJson } from '../../src/pipeline/analysis-report.js';
 
 const root = new URL('../../../', import.meta.url).pathname;

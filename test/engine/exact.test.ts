@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { ExactTask } from '../../src/engine/tasks/exact-task.js';
 import { Engine } from '../../src/engine/engine.js';

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
 import { createSketchTask, HEAVY_HITTER_DEFAULTS, SUPER_SPREAD_DEFAULTS } from '../../src/engine/tasks/sketch-task.js';
-import type { SketchEntry, SketchSnapshot, SketchTaskParams } from '../../src/engine/tasks/sketch-task.js';
+import type { SketchEntry, SketchSnapshot, SketchTaskParams } from '../../src/engine/tasks/sketch-contract.js';
 import type { Traffic } from './synthetic-traffic.js';
 import { feed, generateTraffic } from './synthetic-traffic.js';
 

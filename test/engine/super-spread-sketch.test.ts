@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
 import { SuperSpreadSketch } from '../../src/engine/tasks/super-spread-sketch.js';
 import { createSketchTask, SUPER_SPREAD_DEFAULTS } from '../../src/engine/tasks/sketch-task.js';
-import type { SketchTask, SketchTaskParams, SuperSpreaderSnapshot } from '../../src/engine/tasks/sketch-task.js';
+import type { SketchTask, SketchTaskParams, SuperSpreaderSnapshot } from '../../src/engine/tasks/sketch-contract.js';
 import type { PacketSpec, Traffic } from './synthetic-traffic.js';
 import { accuracy, batchOf, exactTotals, feed, generateTraffic, truthAtThreshold } from './synthetic-traffic.js';
 

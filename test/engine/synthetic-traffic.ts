@@ -12,7 +12,7 @@
  */
 import { formatAddressWords, parseAddress } from '../../src/model/ip.js';
 import { PacketBatch } from '../../src/model/packet.js';
-import type { SketchEntry } from '../../src/engine/tasks/sketch-task.js';
+import type { SketchEntry } from '../../src/engine/tasks/sketch-contract.js';
 
 export interface SpreaderSpec {
   /** Number of such sources. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveExactTasks, planUnits, type EngineTasks } from '../../src/engine/task-plan.js';
-import type { SketchTaskParams } from '../../src/engine/tasks/sketch-task.js';
+import type { SketchTaskParams } from '../../src/engine/tasks/sketch-contract.js';
 
 const sketch = (name: string, sktType: 0 | 1): SketchTaskParams => ({
   name,

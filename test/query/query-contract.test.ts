@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
 import { formatAddressWords } from '../../src/model/ip.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../../src/config/schema.js';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { NetSpectraError, type ErrorCode } from '../../src/model/errors.js';
 import type { GroupSnapshot } from '../../src/model/snapshot.js';

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import type { GroupSnapshot } from '../../src/model/snapshot.js';
 import { QueryService } from '../../src/query/query-service.js';

@@ -7,7 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '@clickhouse/client';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { formatIPv6Words } from '../../src/model/ip.js';
 import type { SnapshotWriter } from '../../src/model/ports.js';

@@ -1,5 +1,5 @@
 /** Snapshots for the writer tests: exact tasks over random packets (with their packets, for a reference) and sketch lists. */
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
 import type { FlowColumns, GroupSnapshot } from '../../src/model/snapshot.js';

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseConfig } from '../../src/config/schema.js';
-import { KeySpec } from '../../src/engine/flow-key.js';
+import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import { NetSpectraError } from '../../src/model/errors.js';
 import type { SnapshotWriter } from '../../src/model/ports.js';

@@ -23,7 +23,7 @@ import { Buffer } from 'node:buffer';
 import { constants } from 'node:fs';
 import { access, mkdir, open } from 'node:fs/promises';
 import type { CapturedFrames } from '../../decode/captured-frames.js';
-import { remix32 } from '../../engine/hash.js';
+import { remix32 } from '../../model/hash.js';
 import { NetSpectraError, errorMessage } from '../../model/errors.js';
 import type { PacketBatch } from '../../model/packet.js';
 import type { OpenPersistenceFile, PersistenceFile, SeriesOwner } from './file-series.js';

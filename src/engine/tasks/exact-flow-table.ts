@@ -14,8 +14,8 @@
  */
 import type { PacketBatch } from '../../model/packet.js';
 import { allocateFlowColumns, type FlowColumns } from '../../model/snapshot.js';
-import type { KeySpec } from '../flow-key.js';
-import { murmur3Words } from '../hash.js';
+import type { KeySpec } from '../../model/flow-key.js';
+import { murmur3Words } from '../../model/hash.js';
 
 const INITIAL_ENTRIES = 1024;
 const NANOS_PER_SECOND = 1e9;

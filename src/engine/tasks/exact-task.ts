@@ -5,7 +5,7 @@
 import type { PacketBatch } from '../../model/packet.js';
 import type { ExactTaskSnapshot } from '../../model/snapshot.js';
 import type { KeyFieldName } from '../../model/flow.js';
-import { KeySpec } from '../flow-key.js';
+import { KeySpec } from '../../model/flow-key.js';
 import { ExactFlowTable } from './exact-flow-table.js';
 
 export interface ExactTaskParams {

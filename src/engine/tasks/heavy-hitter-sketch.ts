@@ -99,10 +99,10 @@
  * 8192 × 2; SrcIP + Protocol takes 48 bytes, a 5-tuple 64. Add the scratch key and the row seeds.
  */
 import type { PacketBatch } from '../../model/packet.js';
-import { KeySpec } from '../flow-key.js';
-import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../hash.js';
-import type { HeavyHitterSnapshot, SketchEntry, SketchTask, SketchTaskParams } from './sketch-task.js';
-import { compareEntries } from './sketch-task.js';
+import { KeySpec } from '../../model/flow-key.js';
+import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../../model/hash.js';
+import type { HeavyHitterSnapshot, SketchEntry, SketchTask, SketchTaskParams } from './sketch-contract.js';
+import { compareEntries } from './sketch-contract.js';
 
 const TWO_POW_32 = 4294967296;
 

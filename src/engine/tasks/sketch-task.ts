@@ -1,61 +1,11 @@
 /**
- * The probabilistic sketch tasks of the engine (`aggregator.sketch.tasks[]`): one interface for the
- * manager and the writers, whatever the algorithm behind it.
- *
- * Concurrency: a task is owned by exactly one worker thread, and `ingest`, `reset` and `snapshot`
- * are synchronous, so an insert can never interleave with a reset (a race of the original). Snapshots
- * are plain data so they can be posted to other threads with structured clone.
+ * The sketch tasks' factory: validates one `aggregator.sketch.tasks[]` entry and builds the
+ * algorithm its `skt_type` names. The interface they share is in sketch-contract.ts.
  */
-import type { PacketBatch } from '../../model/packet.js';
-import type { SketchEntry, SketchSnapshot } from '../../model/snapshot.js';
 import { describeLimit, TASK_LIMITS, withinLimit, type NumberLimit } from '../../model/task-limits.js';
-import type { KeyField } from '../flow-key.js';
 import { HeavyHitterSketch } from './heavy-hitter-sketch.js';
+import type { SketchTask, SketchTaskParams } from './sketch-contract.js';
 import { SuperSpreadSketch } from './super-spread-sketch.js';
-
-// The snapshot shapes are the model's: writers and reports read them without knowing the engine.
-export type { HeavyHitterSnapshot, SketchEntry, SketchSnapshot, SuperSpreaderSnapshot } from '../../model/snapshot.js';
-
-export interface SketchTask {
-  readonly name: string;
-  /** Account every one of the `batch.count` packets of `batch`. */
-  ingest(batch: PacketBatch): void;
-  /** Forget everything: the next period starts from the state of a new task. */
-  reset(): void;
-  /** Bytes of state allocated by the sketch (its typed arrays). */
-  memoryBytes(): number;
-  /** The flows at or over the thresholds; plain structured-cloneable data. */
-  snapshot(): SketchSnapshot;
-}
-
-/** The parameters of one `aggregator.sketch.tasks[]` entry, already validated and defaulted by the config. */
-export interface SketchTaskParams {
-  name: string;
-  /** 0 = heavy hitters (called "Count-Min" in the original), 1 = SuperSpread. */
-  sktType: 0 | 1;
-  /** The key a result is reported for (SrcIP for `cm_src_left` and `ss_src_dst`). */
-  flowFields: KeyField[];
-  /** SuperSpread: what is counted distinctly per flow (DstIP for `ss_src_dst`). Unused by heavy hitters. */
-  elementFields: KeyField[];
-  /** Buckets per row. */
-  width: number;
-  /** Rows, each with its own hash function. */
-  depth: number;
-  /** Heavy hitters: bytes a flow needs to be reported in `bySize`. */
-  sizeThreshold: number;
-  /** Heavy hitters: packets a flow needs to be reported in `byCount`; SuperSpread: distinct elements. */
-  countThreshold: number;
-  /** SuperSpread: registers of each bucket's sampler. */
-  m: number;
-  /** SuperSpread: bits per register (registers saturate at 2^size - 1). */
-  size: number;
-  /** SuperSpread: probability that an element's geometric value exceeds r is base^r (0.5: leading zeros). */
-  base: number;
-  /** SuperSpread: HeavyKeeper decay base; a foreign key decrements a counter c with probability b^-c. */
-  b: number;
-  /** Seed of every hash function and random choice: equal seeds give equal results. */
-  seed: number;
-}
 
 /**
  * Defaults for the two default tasks (see the config documentation for the reasoning):
@@ -116,10 +66,4 @@ export function validateSketchTask(config: SketchTaskParams): void {
   check(limits.registers, config.width * config.depth * config.m);
   check(limits.base, config.base);
   check(limits.b, config.b);
-}
-
-/** Sort order of every list: largest value first, ties by flow text so output is deterministic. */
-export function compareEntries(a: SketchEntry, b: SketchEntry): number {
-  if (a.value !== b.value) return b.value - a.value;
-  return a.flowText < b.flowText ? -1 : a.flowText > b.flowText ? 1 : 0;
 }

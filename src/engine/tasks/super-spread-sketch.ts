@@ -38,10 +38,10 @@
  * reset forgot, so its next period under-counted by the previous period's saturation).
  */
 import type { PacketBatch } from '../../model/packet.js';
-import { KeySpec } from '../flow-key.js';
-import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../hash.js';
-import type { SketchEntry, SketchTask, SketchTaskParams, SuperSpreaderSnapshot } from './sketch-task.js';
-import { compareEntries } from './sketch-task.js';
+import { KeySpec } from '../../model/flow-key.js';
+import { deriveSeed, murmur3Finalize, murmur3Mix, rangeShift, remix32 } from '../../model/hash.js';
+import type { SketchEntry, SketchTask, SketchTaskParams, SuperSpreaderSnapshot } from './sketch-contract.js';
+import { compareEntries } from './sketch-contract.js';
 
 const TWO_POW_32 = 4294967296;
 

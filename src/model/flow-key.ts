@@ -7,10 +7,10 @@
  * fully defined (no stale bytes: a defect of the original) and IPv4 and IPv6 never collide.
  * `family` is 0 when the key holds no address; `protocol` is 0 when Protocol is not a key field.
  */
-import type { PacketBatch } from '../model/packet.js';
-import type { KeyObject } from '../model/snapshot.js';
-import { KEY_FIELD_NAMES, type KeyFieldName } from '../model/flow.js';
-import { formatAddressWords } from '../model/ip.js';
+import type { PacketBatch } from './packet.js';
+import type { KeyObject } from './snapshot.js';
+import { KEY_FIELD_NAMES, type KeyFieldName } from './flow.js';
+import { formatAddressWords } from './ip.js';
 
 export const KEY_FIELDS = KEY_FIELD_NAMES;
 export type KeyField = KeyFieldName;

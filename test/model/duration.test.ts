@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DurationSyntaxError, formatDuration, parseDuration } from '../../src/config/duration.js';
+import { DurationSyntaxError, formatDuration, parseDuration } from '../../src/model/duration.js';
 
 test('parseDuration reads Go durations into milliseconds', () => {
   const table: [string, number][] = [

@@ -1,5 +1,5 @@
 /** Top-N selection over a snapshot's flow columns, without sorting every flow. */
-import type { FlowColumns } from '../model/snapshot.js';
+import type { FlowColumns } from './snapshot.js';
 
 export type RankBy = 'bytes' | 'packets';
 

@@ -6,8 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { deriveSeed, murmur3Bytes, murmur3Words } from '../../src/engine/hash.js';
-import { Random } from './synthetic-traffic.js';
+import { deriveSeed, murmur3Bytes, murmur3Words } from '../../src/model/hash.js';
+import { Random } from '../engine/synthetic-traffic.js';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
