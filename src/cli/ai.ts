@@ -2,35 +2,21 @@
  * `netspectra ai` (alias `ns-ai`): the AI service. Wires the configured LLM (the official openai
  * client) and the built-in analyst into the AIService Thrift server (src/ai/ai-service.ts).
  */
-import { parseArgs } from 'node:util';
 import { AiService } from '../ai/ai-service.js';
 import { OpenAiLlmClient, llmConfigured } from '../ai/llm-client.js';
 import { loadConfig } from '../config/load.js';
 import type { CliIo } from './io.js';
-import { normaliseGoFlags, reportError, usageError } from './io.js';
+import { normaliseGoFlags, parseCommand, reportError, usageError } from './io.js';
 import { parseListenAddress } from '../api/metrics-server.js';
 import { AI_HELP } from './help.js';
 
 export async function runAi(argv: readonly string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: normaliseGoFlags(argv),
-      allowPositionals: false,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        listen: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${AI_HELP}`));
-  }
-  if (values.help) {
-    io.stdout.write(AI_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(io, normaliseGoFlags(argv), AI_HELP, {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let service: AiService | undefined;
   try {
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });

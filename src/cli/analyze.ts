@@ -1,5 +1,4 @@
 /** `netspectra analyze` (alias `pcap-analyzer`): a full analysis of capture files, printed and stored. */
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { NetSpectraConfig } from '../config/schema.js';
 import { runAnalysis } from '../pipeline/offline-analysis.js';
@@ -9,38 +8,24 @@ import { flowLines, writeLines } from '../store/file-writers.js';
 import { notifiersFromConfig } from '../alerting/notifiers/index.js';
 import { configuredAnalyst } from '../pipeline/writer-set.js';
 import type { CliIo } from './io.js';
-import { integerFlag, reportError, usageError } from './io.js';
+import { integerFlag, parseCommand, reportError, usageError } from './io.js';
 import { ANALYZE_HELP } from './help.js';
 
 export async function runAnalyze(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        workers: { type: 'string' },
-        top: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'flows-out': { type: 'string' },
-        store: { type: 'string' },
-        'no-store': { type: 'boolean', default: false },
-        'no-progress': { type: 'boolean', default: false },
-        'no-alerts': { type: 'boolean', default: false },
-        'no-notify': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${ANALYZE_HELP}`));
-  }
+  const parsed = parseCommand(io, argv, ANALYZE_HELP, {
+      config: { type: 'string' },
+      workers: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'flows-out': { type: 'string' },
+      store: { type: 'string' },
+      'no-store': { type: 'boolean', default: false },
+      'no-progress': { type: 'boolean', default: false },
+      'no-alerts': { type: 'boolean', default: false },
+      'no-notify': { type: 'boolean', default: false },
+  }, true);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(ANALYZE_HELP);
-    return 0;
-  }
   try {
     if (positionals.length === 0) throw usageError('analyze needs at least one capture file (see --help)');
     const workers = values.workers === undefined ? undefined : integerFlag('--workers', values.workers, 0, 256);

@@ -4,7 +4,6 @@
  * Grafana, /metrics, the dashboard; src/api) — either can be turned off.
  */
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEFAULT_DUCKDB_PATH } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
 import type { NetSpectraConfig } from '../config/schema.js';
@@ -15,7 +14,7 @@ import { createHttpApi, type HttpApi } from '../api/http-server.js';
 import { ClickHouseQueryStore } from '../store/clickhouse-query.js';
 import { DuckDbQueryStore } from '../store/duckdb-query.js';
 import type { CliIo } from './io.js';
-import { StopRequest, normaliseGoFlags, readPemFile, reportError, usageError } from './io.js';
+import { normaliseGoFlags, parseCommand, readPemFile, reportError, StopRequest, usageError } from './io.js';
 import { API_HELP } from './help.js';
 
 /** web/dist of the package (dist/src/cli/api.js → the package root). */
@@ -32,31 +31,19 @@ export function queryStoreFor(config: NetSpectraConfig, storeFile: string | unde
 }
 
 export async function runApi(argv: readonly string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: normaliseGoFlags(argv),
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        store: { type: 'string' },
-        listen: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'http-listen': { type: 'string' },
-        static: { type: 'string' },
-        'no-http': { type: 'boolean', default: false },
-        'no-thrift': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${API_HELP}`));
-  }
-  if (values.help) {
-    io.stdout.write(API_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(io, normaliseGoFlags(argv), API_HELP, {
+    config: { type: 'string' },
+    store: { type: 'string' },
+    listen: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'http-listen': { type: 'string' },
+    static: { type: 'string' },
+    'no-http': { type: 'boolean', default: false },
+    'no-thrift': { type: 'boolean', default: false },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   using stop = new StopRequest();
   let store: FlowQueryStore | undefined;
   let server: ThriftQueryServer | undefined;

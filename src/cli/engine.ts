@@ -5,53 +5,39 @@
  * partition (docs/pipeline.md). The service itself is engine-service.ts; this is the command line.
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { MAX_PARTITIONS, PartitionOwnership } from '../bus/partition-ownership.js';
 import { loadConfig } from '../config/load.js';
 import { EngineService, type EngineFormat, type EngineStopResult } from '../pipeline/engine-service.js';
 import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js';
 import type { CliIo } from './io.js';
-import { StopRequest, durationFlag, integerFlag, normaliseGoFlags, reportError, usageError } from './io.js';
+import { durationFlag, integerFlag, normaliseGoFlags, parseCommand, reportError, StopRequest, usageError } from './io.js';
 import { ENGINE_HELP } from './help.js';
 
 export async function runEngine(argv: readonly string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: normaliseGoFlags(argv),
-      allowPositionals: false,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        nats: { type: 'string' },
-        subject: { type: 'string' },
-        format: { type: 'string' },
-        partitions: { type: 'string' },
-        jetstream: { type: 'boolean' },
-        stream: { type: 'string' },
-        engines: { type: 'string' },
-        index: { type: 'string' },
-        'partitions-owned': { type: 'string' },
-        'engine-id': { type: 'string' },
-        'leader-election': { type: 'boolean' },
-        'no-leader-election': { type: 'boolean' },
-        'no-alerts': { type: 'boolean' },
-        'leader-ttl': { type: 'string' },
-        workers: { type: 'string' },
-        store: { type: 'string' },
-        'no-store': { type: 'boolean', default: false },
-        'metrics-listen': { type: 'string' },
-        'no-metrics': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${ENGINE_HELP}`));
-  }
-  if (values.help) {
-    io.stdout.write(ENGINE_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(io, normaliseGoFlags(argv), ENGINE_HELP, {
+      config: { type: 'string' },
+      nats: { type: 'string' },
+      subject: { type: 'string' },
+      format: { type: 'string' },
+      partitions: { type: 'string' },
+      jetstream: { type: 'boolean' },
+      stream: { type: 'string' },
+      engines: { type: 'string' },
+      index: { type: 'string' },
+      'partitions-owned': { type: 'string' },
+      'engine-id': { type: 'string' },
+      'leader-election': { type: 'boolean' },
+      'no-leader-election': { type: 'boolean' },
+      'no-alerts': { type: 'boolean' },
+      'leader-ttl': { type: 'string' },
+      workers: { type: 'string' },
+      store: { type: 'string' },
+      'no-store': { type: 'boolean', default: false },
+      'metrics-listen': { type: 'string' },
+      'no-metrics': { type: 'boolean', default: false },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
 
   // Stop requests may come while starting: remembered, acted on once started.
   using stop = new StopRequest((signal) => {

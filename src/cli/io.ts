@@ -1,5 +1,6 @@
 /** What a command may touch of its process: its output streams. Tests pass their own. */
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DurationSyntaxError, parseDuration } from '../model/duration.js';
 import { NetSpectraError, isNetSpectraError, errorMessage } from '../model/errors.js';
 
@@ -116,3 +117,29 @@ export class StopRequest implements Disposable {
     process.off('SIGTERM', this.#onSignal);
   }
 }
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** What a command's flags parse to, or the exit status when there is nothing to run (`--help`: 0, a usage error: 2, reported). */
+export type ParsedCommand<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> | number;
+
+/**
+ * Parse a command's flags (strict; positionals where `allowPositionals`): `--help`/`-h` prints
+ * `help` and a flag error is a usage error followed by `help`, both as the exit status to return.
+ */
+export function parseCommand<const T extends FlagOptions>(io: CliIo, argv: readonly string[], help: string, options: T, allowPositionals = false): ParsedCommand<T & typeof HELP_FLAG> {
+  let parsed: Exclude<ParsedCommand<T & typeof HELP_FLAG>, number>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { ...options, ...HELP_FLAG }, allowPositionals: true, strict: true });
+  } catch (error) {
+    return reportError(io, usageError(`${errorMessage(error)}\n\n${help}`));
+  }
+  if (!allowPositionals && parsed.positionals.length > 0) return reportError(io, usageError(`Unexpected argument '${parsed.positionals[0]}'. This command does not take positional arguments\n\n${help}`));
+  if ((parsed.values as { help?: boolean }).help === true) {
+    io.stdout.write(help);
+    return 0;
+  }
+  return parsed;
+}
+
+const HELP_FLAG = { help: { type: 'boolean', short: 'h', default: false } } as const;

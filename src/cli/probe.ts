@@ -2,7 +2,6 @@
  * `netspectra probe` (alias `ns-probe`): capture live traffic or replay capture files onto NATS,
  * or (`--mode sub`) print what arrives there.
  */
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DurationSyntaxError, parseDuration } from '../model/duration.js';
 import type { NetSpectraConfig } from '../config/schema.js';
@@ -11,48 +10,35 @@ import type { PublishFormat } from '../bus/packet-publisher.js';
 import { PacketTail } from '../pipeline/packet-tail.js';
 import { ProbeForwarder, type Pace, type ProbeForwarderOptions, type ProbeResult } from '../pipeline/probe-forwarder.js';
 import type { CliIo } from './io.js';
-import { byteSizeFlag, integerFlag, normaliseGoFlags, positiveNumberFlag, reportError, usageError } from './io.js';
+import { byteSizeFlag, integerFlag, normaliseGoFlags, parseCommand, positiveNumberFlag, reportError, usageError } from './io.js';
 import { PROBE_HELP } from './help.js';
 
 export async function runProbe(argv: readonly string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: normaliseGoFlags(argv),
-      allowPositionals: false,
-      strict: true,
-      options: {
-        mode: { type: 'string', default: 'pub' },
-        iface: { type: 'string' },
-        filter: { type: 'string' },
-        snaplen: { type: 'string' },
-        file: { type: 'string', multiple: true },
-        speed: { type: 'string' },
-        rate: { type: 'string' },
-        max: { type: 'boolean', default: false },
-        format: { type: 'string' },
-        partitions: { type: 'string' },
-        jetstream: { type: 'boolean' },
-        stream: { type: 'string' },
-        partition: { type: 'string' },
-        count: { type: 'string' },
-        nats: { type: 'string' },
-        subject: { type: 'string' },
-        config: { type: 'string' },
-        persist: { type: 'string' },
-        'persist-format': { type: 'string' },
-        'persist-max-bytes': { type: 'string' },
-        'persist-rotate': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${PROBE_HELP}`));
-  }
-  if (values.help) {
-    io.stdout.write(PROBE_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(io, normaliseGoFlags(argv), PROBE_HELP, {
+      mode: { type: 'string', default: 'pub' },
+      iface: { type: 'string' },
+      filter: { type: 'string' },
+      snaplen: { type: 'string' },
+      file: { type: 'string', multiple: true },
+      speed: { type: 'string' },
+      rate: { type: 'string' },
+      max: { type: 'boolean', default: false },
+      format: { type: 'string' },
+      partitions: { type: 'string' },
+      jetstream: { type: 'boolean' },
+      stream: { type: 'string' },
+      partition: { type: 'string' },
+      count: { type: 'string' },
+      nats: { type: 'string' },
+      subject: { type: 'string' },
+      config: { type: 'string' },
+      persist: { type: 'string' },
+      'persist-format': { type: 'string' },
+      'persist-max-bytes': { type: 'string' },
+      'persist-rotate': { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   try {
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const url = values.nats ?? config.probe.natsUrl;

@@ -3,53 +3,38 @@
  * alerter and the query plane in one process. The composition is serve-service.ts; this is the
  * command line.
  */
-import { parseArgs } from 'node:util';
 import { splitAddress } from '../api/thrift-query-server.js';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_STATIC_ROOT } from './api.js';
 import { parseListenAddress, type ListenAddress } from '../api/metrics-server.js';
 import { ServeService, type ServeSource, type ServeStopResult } from '../pipeline/serve-service.js';
 import type { CliIo } from './io.js';
-import { StopRequest, durationFlag, integerFlag, readPemFile, reportError, usageError } from './io.js';
+import { durationFlag, integerFlag, parseCommand, readPemFile, reportError, StopRequest, usageError } from './io.js';
 import { SERVE_HELP } from './help.js';
 
 export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        iface: { type: 'string' },
-        filter: { type: 'string' },
-        snaplen: { type: 'string' },
-        file: { type: 'string', multiple: true },
-        'exit-when-done': { type: 'boolean', default: false },
-        config: { type: 'string' },
-        store: { type: 'string' },
-        'snapshot-interval': { type: 'string' },
-        workers: { type: 'string' },
-        'no-alerts': { type: 'boolean', default: false },
-        'rpc-listen': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'http-listen': { type: 'string' },
-        static: { type: 'string' },
-        'no-http': { type: 'boolean', default: false },
-        'metrics-listen': { type: 'string' },
-        'no-metrics': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return reportError(io, usageError(`${(error as Error).message}\n\n${SERVE_HELP}`));
-  }
+  const parsed = parseCommand(io, argv, SERVE_HELP, {
+      iface: { type: 'string' },
+      filter: { type: 'string' },
+      snaplen: { type: 'string' },
+      file: { type: 'string', multiple: true },
+      'exit-when-done': { type: 'boolean', default: false },
+      config: { type: 'string' },
+      store: { type: 'string' },
+      'snapshot-interval': { type: 'string' },
+      workers: { type: 'string' },
+      'no-alerts': { type: 'boolean', default: false },
+      'rpc-listen': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'http-listen': { type: 'string' },
+      static: { type: 'string' },
+      'no-http': { type: 'boolean', default: false },
+      'metrics-listen': { type: 'string' },
+      'no-metrics': { type: 'boolean', default: false },
+  }, true);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(SERVE_HELP);
-    return 0;
-  }
 
   // Stop requests may come while starting: remembered, acted on once started.
   using stop = new StopRequest((signal) => {

@@ -342,6 +342,39 @@ test('serve --exit-when-done on a capture cut short: exit 1 with the code, the p
   }
 });
 
+test('serve stores the alerter\'s notices like analyze: the same rules on the same capture give the same notices in both stores', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ns-serve-alerts-'));
+  try {
+    const configFile = join(dir, 'alerts.yaml');
+    await writeFile(
+      configFile,
+      `alerter:
+  check_interval: 10s
+  rules:
+    - {name: Busy_Flow, task_name: per_five_tuple, metric: total_packets, operator: ">", threshold: 100}
+aggregator:
+  num_workers: 1
+`,
+    );
+    const capture = join(pcaps, 'example.pcap');
+    const analyzed = await run(['analyze', capture, '--config', configFile, '--store', join(dir, 'analyze.duckdb'), '--no-notify', '--no-progress', '--json']);
+    assert.equal(analyzed.code, 0, analyzed.stderr);
+    const served = await run(['serve', '--file', capture, '--config', configFile, '--store', join(dir, 'serve.duckdb'), '--rpc-listen', '127.0.0.1:0', '--no-http', '--no-metrics', '--exit-when-done']);
+    assert.equal(served.code, 0, served.stderr);
+    const notices = async (path: string): Promise<string[]> => {
+      await using store = new DuckDbQueryStore({ path });
+      await store.start();
+      const records = await new QueryService(store).alerts({ limit: 1000 });
+      return records.map((r) => `${r.kind} ${r.rule} ${r.flowText} ${r.value} ${r.atNs}`).sort();
+    };
+    const fromAnalyze = await notices(join(dir, 'analyze.duckdb'));
+    assert.ok(fromAnalyze.length > 0, 'the rule fires on this capture');
+    assert.deepEqual(await notices(join(dir, 'serve.duckdb')), fromAnalyze);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 function liveSkip(): string | false {
   if (findTcpdump() === undefined) {
     if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
