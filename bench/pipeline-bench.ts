@@ -9,7 +9,7 @@
  * - NATS: a private nats-server on a free loopback port, started with test/kit/nats-server.ts as
  *   the tests do (bench/ already imports test/ helpers; the server is skipped with a message when
  *   nats-server is not installed).
- * - Probe: this process, with the probe's publishing path of `probe --file … --max` (CaptureDecoder
+ * - Probe: this process, with the probe's publishing path of `probe --file … --max` (CaptureFileSource
  *   → PacketPublisher → NatsConnection, the 100 ms flush timer included), no persistence.
  * - Engine: one EngineService per run in a child process (this file with --engine-child): the
  *   default tasks and workers, no writers, one engine owning all 16 partitions. A separate process
@@ -35,17 +35,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NatsConnection } from '../src/bus/nats-connection.js';
 import { PacketPublisher, type PublishFormat } from '../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../src/bus/partition-ownership.js';
-import { openCaptureFile } from '../src/capture/file-source.js';
+import { CaptureFileSource } from '../src/capture/capture-sources.js';
 import { EngineService, type EngineCounters, type EngineFormat } from '../src/pipeline/engine-service.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { NetSpectraConfig } from '../src/config/schema.js';
-import { CaptureDecoder } from '../src/decode/index.js';
 import { BatchPool } from '../src/model/packet.js';
 import { encodePacketInfoBytes } from '../src/wire/index.js';
 import { NatsServer, natsServerBinary } from '../test/kit/nats-server.js';
@@ -179,11 +177,12 @@ async function pipelineRun(url: string, pcapPath: string, format: PublishFormat,
     const publisher = new PacketPublisher(connection, { subject: SUBJECT, format, partitions: PARTITIONS });
     const flusher = setInterval(() => publisher.flush(), 100);
     const pool = new BatchPool();
-    const decoder = new CaptureDecoder({ name: basename(pcapPath), pool });
+    const source = new CaptureFileSource({ files: [pcapPath] });
+    await source.start({ pool, tick: async () => undefined });
     let started = Number.NaN;
     let read = 0;
     try {
-      for await (const batch of decoder.decode(openCaptureFile(pcapPath))) {
+      for await (const batch of source.batches()) {
         if (Number.isNaN(started)) started = performance.now();
         const end = Math.min(batch.count, packets - read);
         publisher.publish(batch, 0, end);
@@ -196,7 +195,8 @@ async function pipelineRun(url: string, pcapPath: string, format: PublishFormat,
     } finally {
       clearInterval(flusher);
     }
-    if (decoder.error !== undefined) throw decoder.error;
+    const damage = source.stats.inputErrors[0];
+    if (damage !== undefined) throw damage;
     const published = publisher.stats.packets;
     const probeSeconds = (performance.now() - started) / 1000;
     const counting = nextMessage(child, 'counted');
@@ -237,7 +237,9 @@ async function publishOnly(url: string, payloads: readonly Uint8Array[], message
 async function packetInfoPayloads(pcapPath: string, count: number): Promise<Uint8Array[]> {
   const payloads: Uint8Array[] = [];
   const pool = new BatchPool();
-  for await (const batch of new CaptureDecoder({ name: basename(pcapPath), pool }).decode(openCaptureFile(pcapPath))) {
+  const source = new CaptureFileSource({ files: [pcapPath] });
+  await source.start({ pool, tick: async () => undefined });
+  for await (const batch of source.batches()) {
     for (let i = 0; i < batch.count && payloads.length < count; i++) payloads.push(encodePacketInfoBytes(batch, i));
     pool.release(batch);
     if (payloads.length >= count) break;

@@ -242,13 +242,16 @@ export class Pipeline extends EventEmitter<PipelineEvents> implements AsyncDispo
         // stopping or failed meanwhile: no task figures in this scrape
       }
     }
-    text
-      .single(
+    // capture to count means something for live sources only: a capture file's packets are old
+    if (this.source.timing !== 'packet') {
+      text.single(
         'netspectra_engine_lag_seconds',
         'gauge',
         'Wall clock minus the newest packet timestamp counted (capture to count; includes the probe and NATS; 0 before the first packet). Grows while the engine falls behind.',
         this.lagSeconds,
-      )
+      );
+    }
+    text
       .single('netspectra_engine_packets_accepted_total', 'counter', 'Packets handed to the engine (sources this engine owns).', this.#counters.packets)
       .single('netspectra_engine_batches_total', 'counter', 'Packet batches handed to the engine.', this.#counters.batches);
     this.source.addMetrics?.(text);
