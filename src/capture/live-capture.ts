@@ -57,6 +57,8 @@ export class LiveCapture {
   #timer: NodeJS.Timeout | undefined;
   readonly #stats: LiveCaptureStats = { captured: 0, receivedByFilter: 0, droppedByKernel: 0 };
   #exited: Promise<number | null> = Promise.resolve(null);
+  /** stop() was called: tcpdump's exit by our SIGTERM is the end of the stream, not a failure. */
+  #stopping = false;
 
   constructor(options: LiveCaptureOptions) {
     this.#options = options;
@@ -78,22 +80,33 @@ export class LiveCapture {
     if (this.#options.filter !== undefined && this.#options.filter.trim() !== '') args.push(this.#options.filter);
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
+    let endedBy: NodeJS.Signals | null = null;
     this.#exited = new Promise((resolve) => {
-      child.once('close', (code) => resolve(code));
+      child.once('close', (code, signal) => {
+        endedBy = signal;
+        resolve(code);
+      });
       child.once('error', () => resolve(null));
     });
     let spawnError: Error | undefined;
     child.once('error', (error) => {
       spawnError = error;
     });
+    // SIGUSR1 terminates a process that has not installed its handler yet: ask for counters only
+    // once tcpdump says it is listening (its handlers are set by then). Under load that line can
+    // take seconds; an early SIGUSR1 killed tcpdump before it captured anything.
+    let listening = false;
     child.stderr.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-8192);
+      if (!listening && /listening on /.test(this.#stderr)) {
+        listening = true;
+        this.#timer = setInterval(() => {
+          if (child.exitCode === null) child.kill('SIGUSR1');
+        }, this.#options.statsIntervalMs ?? 5000);
+        this.#timer.unref();
+      }
       this.#parseCounters();
     });
-    this.#timer = setInterval(() => {
-      if (child.exitCode === null) child.kill('SIGUSR1');
-    }, this.#options.statsIntervalMs ?? 5000);
-    this.#timer.unref();
     let bytes = 0;
     try {
       for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
@@ -102,8 +115,10 @@ export class LiveCapture {
       }
       const code = await this.#exited;
       this.#parseCounters();
-      if (spawnError !== undefined || (bytes === 0 && code !== 0 && code !== null)) {
-        const reason = spawnError?.message ?? (this.#stderr.trim().split('\n').filter((line) => !line.startsWith('tcpdump: listening')).pop() || `exit status ${code}`);
+      // tcpdump could not start (an error status without data), or it ended by itself other than
+      // cleanly (killed, or an error status) while nobody asked it to stop: the capture is lost
+      if (spawnError !== undefined || (bytes === 0 && code !== 0 && code !== null) || (!this.#stopping && code !== 0)) {
+        const reason = spawnError?.message ?? (this.#stderr.trim().split('\n').filter((line) => !line.startsWith('tcpdump: listening')).pop() || (endedBy === null ? `exit status ${code}` : `tcpdump ended by ${endedBy as string}`));
         throw new NetSpectraError('NS_ERR_CAPTURE_LIVE', `cannot capture on ${this.#options.iface}: ${reason}`);
       }
     } finally {
@@ -114,6 +129,7 @@ export class LiveCapture {
 
   /** Stop capturing: tcpdump flushes what it has, prints its counters and exits; `chunks()` ends. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     const child = this.#child;
     if (child === undefined) return;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -1,0 +1,70 @@
+/**
+ * A live capture that tcpdump stops giving (killed by the OOM killer, an operator, a signal that
+ * arrived before its handler) must end with NS_ERR_CAPTURE_LIVE, not as a silent end of the
+ * stream that looks like a quiet link; and stop() itself is never such a loss.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { LiveCapture, findTcpdump } from '../../src/capture/live-capture.js';
+import { isNetSpectraError } from '../../src/model/errors.js';
+
+function liveSkip(): string | false {
+  if (findTcpdump() === undefined) {
+    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
+    return 'tcpdump is not installed (apt-get install tcpdump)';
+  }
+  return process.getuid?.() === 0 ? false : 'live capture needs root (or tcpdump with cap_net_raw)';
+}
+
+/** Read until the first chunk arrives (sending datagrams meanwhile), then call `then`, then read to the end. */
+async function captureThen(then: (port: number) => void | Promise<void>, capture: (port: number) => LiveCapture): Promise<{ chunks: number; error: unknown }> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  const live = capture(port);
+  let chunks = 0;
+  let error: unknown;
+  let acted = false;
+  const sender = setInterval(() => socket.send(Buffer.from('x'), port, '127.0.0.1'), 50);
+  try {
+    for await (const chunk of live.chunks()) {
+      chunks++;
+      void chunk;
+      if (!acted) {
+        acted = true;
+        await then(port);
+      }
+    }
+  } catch (caught) {
+    error = caught;
+  } finally {
+    clearInterval(sender);
+    socket.close();
+    await live.stop();
+  }
+  return { chunks, error };
+}
+
+test('tcpdump killed while capturing: the capture ends with NS_ERR_CAPTURE_LIVE naming the signal', { skip: liveSkip() }, async () => {
+  const { chunks, error } = await captureThen(
+    (port) => {
+      execFileSync('pkill', ['-KILL', '-f', `tcpdump -i lo .*dst port ${port}$`]);
+    },
+    (port) => new LiveCapture({ iface: 'lo', filter: `udp and dst port ${port}`, statsIntervalMs: 100 }),
+  );
+  assert.ok(chunks > 0);
+  assert.ok(isNetSpectraError(error) && error.code === 'NS_ERR_CAPTURE_LIVE' && /SIGKILL/.test(error.message), String(error));
+});
+
+test('stop() while capturing (with counters asked for every 100 ms) ends the capture cleanly, with the counters', { skip: liveSkip() }, async () => {
+  let live: LiveCapture | undefined;
+  const { chunks, error } = await captureThen(
+    () => live!.stop(),
+    (port) => (live = new LiveCapture({ iface: 'lo', filter: `udp and dst port ${port}`, statsIntervalMs: 100 })),
+  );
+  assert.equal(error, undefined);
+  assert.ok(chunks > 0);
+  assert.ok(live!.stats.captured > 0, JSON.stringify(live!.stats));
+});
