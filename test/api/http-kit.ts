@@ -15,9 +15,9 @@ import type { SketchEntry } from '../../src/model/snapshot.js';
 import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
-import { fillBatches, randomPackets, type RandomPacket } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, type RandomPacket } from '../kit/random-packets.js';
 import { freePort } from '../kit/free-port.js';
-import { FIVE_TUPLE } from '../store/snapshots.js';
+import { FIVE_TUPLE } from '../kit/snapshots.js';
 
 export const S = 1_000_000_000n;
 export const TOKEN = 'test-token-0123456789abcdef';

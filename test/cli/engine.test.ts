@@ -16,7 +16,7 @@ import { PacketPublisher, partitionSubject } from '../../src/bus/packet-publishe
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { EngineService } from '../../src/cli/engine-service.js';
-import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, referenceFlows } from '../kit/random-packets.js';
 import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
 import { configFrom, parseMetrics, waitFor } from './engine-kit.js';
 

@@ -25,7 +25,7 @@ import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { ThreadedWriter } from '../../src/store/threaded-writer.js';
 import { AggregationRequest, FlowFilter, FlowListRequest, HealthCheckRequest } from '../../src/wire/gen/netspectra_types.js';
 import { freePort } from '../kit/free-port.js';
-import { FIVE_TUPLE, exactSnapshot } from '../store/snapshots.js';
+import { FIVE_TUPLE, exactSnapshot } from '../kit/snapshots.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pcaps = join(root, '..', 'shared', 'pcaps');
