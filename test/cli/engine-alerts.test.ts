@@ -18,9 +18,9 @@ import { parseAddress } from '../../src/model/ip.js';
 import { webhookSignature } from '../../src/alerting/notifiers/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../alerting/receivers.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
-import { SHARED_PCAPS, configFrom, parseMetrics, replayCapture, waitFor } from './engine-kit.js';
+import { SHARED_PCAPS, configFrom, parseMetrics, replayCapture, sharedPcaps, waitFor } from './engine-kit.js';
 
-const skip = natsSkip();
+const skip = natsSkip() || sharedPcaps().skip;
 const CAPTURE = 'gnutella.pcap';
 const THRESHOLD = 40;
 const PARTITIONS = 16;

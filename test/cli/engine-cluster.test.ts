@@ -13,9 +13,9 @@ import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { EngineService, type EngineFormat } from '../../src/cli/engine-service.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
-import { SHARED_PCAPS, configFrom, flowKey, replayCapture, truthFlows, waitFor } from './engine-kit.js';
+import { SHARED_PCAPS, configFrom, flowKey, replayCapture, sharedPcaps, truthFlows, waitFor } from './engine-kit.js';
 
-const skip = natsSkip() || clickHouseSkip;
+const skip = natsSkip() || clickHouseSkip || sharedPcaps().skip;
 
 interface FlowRow {
   EngineId: string;

@@ -37,9 +37,9 @@ import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
-import { SHARED_PCAPS, configFrom, flowKey, parseMetrics, truthFlows, waitFor } from './engine-kit.js';
+import { SHARED_PCAPS, configFrom, flowKey, parseMetrics, sharedPcaps, truthFlows, waitFor } from './engine-kit.js';
 
-const skip = natsSkip() || clickHouseSkip;
+const skip = natsSkip() || clickHouseSkip || sharedPcaps().skip;
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /** 37,841 packets from 37,000 spoofed sources: every partition gets messages. */
 const CAPTURE = 'pkt.TCP.synflood.spoofed.pcap';
