@@ -4,7 +4,6 @@ import { createSocket } from 'node:dgram';
 import { LiveCapture, findTcpdump } from '../../src/capture/live-capture.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
-import { freePort } from '../kit/nats-server.js';
 
 function liveSkip(): string | false {
   if (findTcpdump() === undefined) {
@@ -18,7 +17,10 @@ function liveSkip(): string | false {
 const skip = liveSkip();
 
 test('live capture on loopback: every datagram sent while capturing is decoded with its ports and wire length', { skip }, async () => {
-  const port = await freePort();
+  // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.
+  const receiver = createSocket('udp4');
+  await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+  const port = receiver.address().port;
   const capture = new LiveCapture({ iface: 'lo', filter: `udp and dst port ${port}`, statsIntervalMs: 200 });
   const pool = new BatchPool(1024);
   const decoder = new CaptureDecoder({ name: 'lo', pool });
@@ -58,6 +60,7 @@ test('live capture on loopback: every datagram sent while capturing is decoded w
     assert.ok(capture.stats.captured >= 200, JSON.stringify(capture.stats));
   } finally {
     socket.close();
+    receiver.close();
     await capture.stop();
   }
 });

@@ -21,7 +21,7 @@ import { PcapngWriter, ethernetFrame, ipv4Packet, ipv6Packet } from '../decode/c
 import { asAsync, chunksOf, seededRandom } from '../decode/decode-helpers.js';
 import { createSocket } from 'node:dgram';
 import { findTcpdump } from '../../src/capture/live-capture.js';
-import { NatsServer, freePort, natsSkip } from '../kit/nats-server.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 
 const shared = sharedPcaps();
@@ -675,10 +675,13 @@ test('netspectra probe --iface lo --persist: packets reach the files while captu
   const directory = await temporaryDirectory();
   await using server = await NatsServer.start();
   const socket = createSocket('udp4');
+  const receiver = createSocket('udp4');
   let running: Promise<number> | undefined;
   let stopped = false;
   try {
-    const port = await freePort();
+    // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.
+    await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+    const port = receiver.address().port;
     let stderr = '';
     const io = { stdout: { write: () => true }, stderr: { write: (text: string) => ((stderr += text), true) } } as unknown as CliIo;
     running = runProbe(['--iface', 'lo', '--filter', `udp and dst port ${port}`, '--nats', server.url, '--persist', directory], io);
@@ -712,6 +715,7 @@ test('netspectra probe --iface lo --persist: packets reach the files while captu
       await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
     socket.close();
+    receiver.close();
     await rm(directory, { recursive: true, force: true });
   }
 });

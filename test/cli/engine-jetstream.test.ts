@@ -36,7 +36,7 @@ import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
 import { SHARED_PCAPS, configFrom, flowKey, parseMetrics, sharedPcaps, truthFlows, waitFor } from './engine-kit.js';
 
 const skip = natsSkip() || clickHouseSkip || sharedPcaps().skip;
@@ -396,42 +396,22 @@ async function publishInParts(
 }
 
 test('without JetStream on the server, probe --jetstream and engine --jetstream exit 1 with NS_ERR_NATS_JETSTREAM; a bad --stream exits 2; never a stack trace', { skip: natsSkip() }, async () => {
-  const port = await freePort();
-  const server = spawn(natsServerBinary()!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  try {
-    const url = `nats://127.0.0.1:${port}`;
-    await waitFor(
-      async () => {
-        const connection = new NatsConnection({ url, name: 'test-wait', connectTimeoutMs: 500 });
-        try {
-          await connection.start();
-          return true;
-        } catch {
-          return false;
-        } finally {
-          await connection.stop();
-        }
-      },
-      10_000,
-      'the plain nats-server',
-    );
-    for (const args of [
-      ['probe', '--jetstream', '--nats', url, '--file', join(SHARED_PCAPS, 'gnutella.pcap')],
-      ['engine', '--jetstream', '--nats', url, '--no-store', '--no-metrics', '--workers', '0'],
-    ]) {
-      const child = runCli(args);
-      const [code] = await child.exited;
-      assert.equal(code, 1, child.output());
-      assert.match(child.output(), /^netspectra: NS_ERR_NATS_JETSTREAM: cannot create or update the JetStream stream NETSPECTRA_PACKETS .*nats-server -js/m);
-      assert.doesNotMatch(child.output(), /\n\s+at /);
-    }
-    for (const command of ['probe', 'engine']) {
-      const child = runCli([command, '--jetstream', '--stream', 'a.b', ...(command === 'probe' ? ['--file', 'x.pcap'] : [])]);
-      const [code] = await child.exited;
-      assert.equal(code, 2, child.output());
-      assert.match(child.output(), /NS_ERR_USAGE: --stream expects a stream name/);
-    }
-  } finally {
-    server.kill('SIGKILL');
+  await using server = await NatsServer.start({ jetstream: false });
+  const url = server.url;
+  for (const args of [
+    ['probe', '--jetstream', '--nats', url, '--file', join(SHARED_PCAPS, 'gnutella.pcap')],
+    ['engine', '--jetstream', '--nats', url, '--no-store', '--no-metrics', '--workers', '0'],
+  ]) {
+    const child = runCli(args);
+    const [code] = await child.exited;
+    assert.equal(code, 1, child.output());
+    assert.match(child.output(), /^netspectra: NS_ERR_NATS_JETSTREAM: cannot create or update the JetStream stream NETSPECTRA_PACKETS .*nats-server -js/m);
+    assert.doesNotMatch(child.output(), /\n\s+at /);
+  }
+  for (const command of ['probe', 'engine']) {
+    const child = runCli([command, '--jetstream', '--stream', 'a.b', ...(command === 'probe' ? ['--file', 'x.pcap'] : [])]);
+    const [code] = await child.exited;
+    assert.equal(code, 2, child.output());
+    assert.match(child.output(), /NS_ERR_USAGE: --stream expects a stream name/);
   }
 });

@@ -17,7 +17,8 @@ import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { EngineService } from '../../src/cli/engine-service.js';
 import { fillBatches, randomPackets, referenceFlows } from '../kit/random-packets.js';
-import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { closedPort } from '../kit/ports.js';
 import { configFrom, parseMetrics, waitFor } from './engine-kit.js';
 
 const skip = natsSkip();
@@ -290,10 +291,10 @@ test('engine errors: bad flags exit 2 with the reason, an unreachable NATS exits
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   }
-  const port = await freePort();
+  await using closed = await closedPort();
   for (const bin of [cli, alias]) {
     const args = bin === cli ? ['engine'] : [];
-    const result = await cliRun([...args, '--nats', `nats://127.0.0.1:${port}`, '--no-metrics', '--no-store', '--workers', '0'], bin);
+    const result = await cliRun([...args, '--nats', `nats://127.0.0.1:${closed.port}`, '--no-metrics', '--no-store', '--workers', '0'], bin);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /^netspectra: NS_ERR_NATS_CONNECT: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
@@ -320,19 +321,8 @@ test('engine: a metrics address already in use exits 1 with NS_ERR_LISTEN', { sk
 });
 
 test('engine: leader election on a NATS server without JetStream exits 1 with NS_ERR_NATS_JETSTREAM', { skip }, async () => {
-  const port = await freePort();
-  const server = spawn(natsServerBinary()!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  try {
-    const url = `nats://127.0.0.1:${port}`;
-    let result = await cliRun(['engine', '--nats', url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
-    for (let attempt = 0; attempt < 20 && /NS_ERR_NATS_CONNECT/.test(result.stderr); attempt++) {
-      // the server is still starting
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      result = await cliRun(['engine', '--nats', url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
-    }
-    assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /^netspectra: NS_ERR_NATS_JETSTREAM: leader election needs JetStream .* or run with --no-leader-election/);
-  } finally {
-    server.kill('SIGKILL');
-  }
+  await using server = await NatsServer.start({ jetstream: false });
+  const result = await cliRun(['engine', '--nats', server.url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^netspectra: NS_ERR_NATS_JETSTREAM: leader election needs JetStream .* or run with --no-leader-election/);
 });

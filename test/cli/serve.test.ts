@@ -1,5 +1,5 @@
 /**
- * `netspectra serve` as a child process on free loopback ports: a real capture of the shared corpus
+ * `netspectra serve` as a child process on loopback ports it picks (port 0, read back from its log): a real capture of the shared corpus
  * read, stored and queried over Thrift while serve runs (totals per 5-tuple equal tshark's truth),
  * its metrics, a clean SIGTERM after which the DuckDB file opens read-only with the same totals,
  * serving an existing store without a source, damaged input, usage errors, and a live capture on
@@ -24,7 +24,6 @@ import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { ThreadedWriter } from '../../src/store/threaded-writer.js';
 import { AggregationRequest, FlowFilter, FlowListRequest, HealthCheckRequest } from '../../src/wire/gen/netspectra_types.js';
-import { freePort } from '../kit/free-port.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 import { FIVE_TUPLE, exactSnapshot } from '../kit/snapshots.js';
 
@@ -99,6 +98,19 @@ class ServeProcess {
 
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  /**
+   * The addresses serve listens on, from the line it prints once listening (asked for port 0, it
+   * names the ports it got): Thrift `HOST:PORT`, and the HTTP API and metrics base URLs when on.
+   */
+  async listening(): Promise<{ rpcAddr: string; httpUrl: string | undefined; metricsUrl: string | undefined }> {
+    const [line] = await this.waitFor(/QueryService \(Thrift[^)]*\) listening on .*\n/);
+    return {
+      rpcAddr: /listening on ([^;\n]+)/.exec(line)![1]!,
+      httpUrl: /HTTP API and dashboard on (\S+)\//.exec(line)?.[1],
+      metricsUrl: /metrics (\S+)\/metrics/.exec(line)?.[1],
+    };
   }
 }
 
@@ -218,11 +230,6 @@ describe('serve --file on a real capture', { skip: shared.skip }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ns-serve-'));
     storePath = join(dir, 'served.duckdb');
-    rpcAddr = `127.0.0.1:${await freePort()}`;
-    const metricsAddr = `127.0.0.1:${await freePort()}`;
-    metricsUrl = `http://${metricsAddr}`;
-    const httpAddr = `127.0.0.1:${await freePort()}`;
-    httpUrl = `http://${httpAddr}`;
     const config = join(dir, 'serve.yaml');
     await writeFile(config, `api:\n  auth_tokens: ["${token}"]\n`);
     serve = new ServeProcess([
@@ -233,14 +240,18 @@ describe('serve --file on a real capture', { skip: shared.skip }, () => {
       '--store',
       storePath,
       '--rpc-listen',
-      rpcAddr,
+      '127.0.0.1:0',
       '--http-listen',
-      httpAddr,
+      '127.0.0.1:0',
       '--metrics-listen',
-      metricsAddr,
+      '127.0.0.1:0',
       '--workers',
       '1',
     ]);
+    const listening = await serve.listening();
+    rpcAddr = listening.rpcAddr;
+    httpUrl = listening.httpUrl!;
+    metricsUrl = listening.metricsUrl!;
     await serve.waitFor(/1 capture file\(s\) read: .*serving them until SIGINT\/SIGTERM/);
   });
 
@@ -312,11 +323,10 @@ describe('serve --file on a real capture', { skip: shared.skip }, () => {
   });
 
   test('without a source, serve serves the store as it is', async () => {
-    const addr = `127.0.0.1:${await freePort()}`;
-    const again = new ServeProcess(['--store', storePath, '--rpc-listen', addr, '--no-metrics', '--no-http']);
+    const again = new ServeProcess(['--store', storePath, '--rpc-listen', '127.0.0.1:0', '--no-metrics', '--no-http']);
     try {
       await again.waitFor(/serving the store as it is \(no capture\)/);
-      await using client = await ThriftQueryClient.connect(addr);
+      await using client = await ThriftQueryClient.connect((await again.listening()).rpcAddr);
       const totals = await client.call('AggregateFlows', (c) => c.AggregateFlows(new AggregationRequest({ task_name: 'per_five_tuple' })));
       assert.equal(Number(int64ToBig(totals.summaries[0]!.total_packets)), truth.ip_frames);
       again.child.kill('SIGTERM');
@@ -356,19 +366,21 @@ function liveSkip(): string | false {
 
 test('serve --iface lo: datagrams sent over loopback are counted and queryable while serve runs, and stored at SIGTERM', { skip: liveSkip() }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ns-serve-live-'));
-  const port = await freePort();
-  const rpcAddr = `127.0.0.1:${await freePort()}`;
-  const metricsAddr = `127.0.0.1:${await freePort()}`;
+  // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.
+  const receiver = createSocket('udp4');
+  await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+  const port = receiver.address().port;
   const storePath = join(dir, 'live.duckdb');
-  const serve = new ServeProcess(['--iface', 'lo', '--filter', `udp and dst port ${port}`, '--store', storePath, '--snapshot-interval', '500ms', '--rpc-listen', rpcAddr, '--no-http', '--metrics-listen', metricsAddr, '--workers', '1']);
+  const serve = new ServeProcess(['--iface', 'lo', '--filter', `udp and dst port ${port}`, '--store', storePath, '--snapshot-interval', '500ms', '--rpc-listen', '127.0.0.1:0', '--no-http', '--metrics-listen', '127.0.0.1:0', '--workers', '1']);
   const warmUp = createSocket('udp4');
   const measured = createSocket('udp4');
   const send = (socket: Socket, size: number): Promise<void> => new Promise((resolve, reject) => socket.send(Buffer.alloc(size), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
   try {
     await serve.waitFor(/capturing on lo/);
+    const { rpcAddr, metricsUrl } = await serve.listening();
     // tcpdump needs a moment to open the interface: warm up from another source port until serve counts something
     const deadline = Date.now() + 30_000; // seconds on a loaded machine (test files run in parallel)
-    while (((await metricValue(`http://${metricsAddr}`, 'netspectra_serve_ip_packets_total')) ?? 0) === 0) {
+    while (((await metricValue(metricsUrl!, 'netspectra_serve_ip_packets_total')) ?? 0) === 0) {
       assert.ok(Date.now() < deadline, `serve counted nothing: ${serve.stderr}`);
       await send(warmUp, 10);
       await new Promise((r) => setTimeout(r, 100));
@@ -407,6 +419,7 @@ test('serve --iface lo: datagrams sent over loopback are counted and queryable w
   } finally {
     warmUp.close();
     measured.close();
+    receiver.close();
     serve.kill();
     await rm(dir, { recursive: true, force: true });
   }
