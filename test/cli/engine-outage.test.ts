@@ -61,9 +61,9 @@ aggregator:
     let published = 0;
     try {
       published = await replayCapture(nats.url, join(SHARED_PCAPS, capture), { subject: 'gons.packets.raw', format: 'packet-batch', partitions: 16 });
-      await waitFor(() => engine.counters.packetsAccepted === published, 10_000, () => `engine counted ${engine.counters.packetsAccepted} of ${published}`);
+      await waitFor(() => engine.counters.packetsAccepted === published, 30_000, () => `engine counted ${engine.counters.packetsAccepted} of ${published}`);
       // at least two interval snapshots go to the spool while the server is away
-      await waitFor(async () => (await readdir(join(spool, 'outage-0')).catch(() => [])).length >= 2, 10_000, 'snapshots in the spool');
+      await waitFor(async () => (await readdir(join(spool, 'outage-0')).catch(() => [])).length >= 2, 30_000, 'snapshots in the spool');
       await clickhouse.restart();
     } finally {
       const result = await engine.stop(); // final snapshot; the spool is sent

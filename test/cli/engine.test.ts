@@ -29,7 +29,7 @@ const run = promisify(execFile);
 
 async function cliRun(args: string[], bin = cli): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 20_000 });
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 120_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -94,7 +94,7 @@ test('leader election: of two engines exactly one leads; when it stops, the othe
     assert.deepEqual([a.isLeader, b.isLeader], [true, false]);
     assert.deepEqual(changes, ['a true']);
     const stopping = a.stop();
-    const handover = await waitFor(() => b.isLeader, 5000, 'the follower leads');
+    const handover = await waitFor(() => b.isLeader, 30_000, 'the follower leads');
     await stopping;
     assert.equal(a.isLeader, false);
     assert.deepEqual(changes, ['a true', 'a false', 'b true']);
@@ -142,8 +142,8 @@ aggregator:
       connection.publish(partitionSubject('gons.packets.raw', 2), new Uint8Array([0x4e, 0x53, 0x50, 0x42, 9, 9, 9]));
       await connection.flush();
     }
-    await waitFor(() => service.counters.packetsAccepted === 6000 && service.counters.malformed === 1 && service.counters.snapshots.exact >= 1, 10_000, () => JSON.stringify(service.counters));
-    await waitFor(async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_snapshot_writes_total{writer="duckdb:' + store + '"}')! >= 1, 5000, 'a snapshot written');
+    await waitFor(() => service.counters.packetsAccepted === 6000 && service.counters.malformed === 1 && service.counters.snapshots.exact >= 1, 30_000, () => JSON.stringify(service.counters));
+    await waitFor(async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_snapshot_writes_total{writer="duckdb:' + store + '"}')! >= 1, 30_000, 'a snapshot written');
 
     const response = await fetch(`${base}/metrics`);
     assert.equal(response.status, 200);
@@ -198,7 +198,7 @@ aggregator:
         body = (await answer.json()) as typeof body;
         return answer.status === 503;
       },
-      5000,
+      30_000,
       '/healthz answers 503',
     );
     assert.equal(body?.status, 'unavailable');
@@ -209,9 +209,9 @@ aggregator:
 
     // the server comes back: the engine reconnects and resubscribes on its own
     await server.restart();
-    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 10_000, '/healthz answers 200 again');
+    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 30_000, '/healthz answers 200 again');
     const more = await publishRandom(server.url, 1000, 32, 4);
-    await waitFor(() => service.counters.packetsAccepted === 7000, 10_000, () => JSON.stringify(service.counters));
+    await waitFor(() => service.counters.packetsAccepted === 7000, 30_000, () => JSON.stringify(service.counters));
     const back = parseMetrics(await (await fetch(`${base}/metrics`)).text());
     assert.equal(back.get('netspectra_nats_reconnects_total'), 1);
     assert.equal(back.get('netspectra_nats_connected'), 1);
@@ -245,14 +245,14 @@ test('SIGTERM on `netspectra engine`: it writes a final snapshot and exits 0', {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   try {
-    await waitFor(() => /metrics (http:\/\/\S+)\/metrics/.test(stderr) || child.exitCode !== null, 10_000, () => `the engine's start line; stderr: ${stderr}`);
+    await waitFor(() => /metrics (http:\/\/\S+)\/metrics/.test(stderr) || child.exitCode !== null, 60_000, () => `the engine's start line; stderr: ${stderr}`);
     const base = /metrics (http:\/\/\S+)\/metrics/.exec(stderr)?.[1];
     assert.ok(base !== undefined, stderr);
     assert.match(stderr, /sigterm-0 started: batch on gons\.packets\.raw\.<p> for p in 0-3 of 4 partitions/);
     await publishRandom(server.url, 3000, 41, 4);
     await waitFor(
       async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_packets_accepted_total') === 3000,
-      10_000,
+      30_000,
       'the engine counted every packet',
     );
     child.kill('SIGTERM');
