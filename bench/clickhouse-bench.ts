@@ -22,7 +22,7 @@ import { FLOW_INSERT_COLUMNS, flowRows } from '../src/store/clickhouse-rows.js';
 import { identifier, sql } from '../src/store/clickhouse-sql.js';
 import { ClickHouseStore } from '../src/store/clickhouse-store.js';
 import { SegmentCounters } from '../src/store/segment-counters.js';
-import { prng } from '../test/engine/random-packets.js';
+import { prng } from '../test/kit/random-packets.js';
 import { ClickHouseServer } from '../test/kit/clickhouse.js';
 
 const { values } = parseArgs({

@@ -22,7 +22,7 @@ import { ClickHouseQueryStore } from '../src/store/clickhouse-query.js';
 import { ClickHouseStore } from '../src/store/clickhouse-store.js';
 import { DuckDbQueryStore } from '../src/store/duckdb-query.js';
 import { DuckDbStore } from '../src/store/duckdb-store.js';
-import { ingestDistinctFlows } from '../test/engine/random-packets.js';
+import { ingestDistinctFlows } from '../test/kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../test/kit/clickhouse.js';
 
 const { values } = parseArgs({

@@ -26,7 +26,7 @@ import { KeySpec } from '../src/model/flow-key.js';
 import { ExactFlowTable } from '../src/engine/tasks/exact-flow-table.js';
 import type { ReportJson } from '../src/pipeline/analysis-report.js';
 import { ensureBenchTrace } from './trace-cache.js';
-import { ingestDistinctFlows } from '../test/engine/random-packets.js';
+import { ingestDistinctFlows } from '../test/kit/random-packets.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } } });
 const runs = values.quick ? 1 : Number(values.runs);

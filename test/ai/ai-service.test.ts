@@ -17,7 +17,7 @@ import type { Alert } from '../../src/model/alert.js';
 import { NetSpectraError } from '../../src/model/errors.js';
 import * as AIService from '../../src/wire/gen/AIService.js';
 import { AnalyzeTrafficRequest, CancelPromptAnalysisRequest, ReadPromptChunksRequest, StartPromptAnalysisRequest } from '../../src/wire/gen/netspectra_types.js';
-import { freePort } from '../kit/free-port.js';
+import { closedPort } from '../kit/ports.js';
 import { OpenAiTestServer } from '../kit/openai-server.js';
 
 const API_KEY = 'sk-test-service-key-SECRET-42';
@@ -348,8 +348,8 @@ test('NetSpectra client: service codes survive the round trip; unreachable and a
   } finally {
     client.close();
   }
-  const closed = await freePort();
-  await assert.rejects(AiServiceClient.connect(`127.0.0.1:${closed}`), (error: unknown) => error instanceof NetSpectraError && error.code === 'NS_ERR_AI_SERVICE_UNREACHABLE' && /ECONNREFUSED/.test(error.message));
+  await using closed = await closedPort();
+  await assert.rejects(AiServiceClient.connect(`127.0.0.1:${closed.port}`), (error: unknown) => error instanceof NetSpectraError && error.code === 'NS_ERR_AI_SERVICE_UNREACHABLE' && /ECONNREFUSED/.test(error.message));
 });
 
 test('RemoteAnalyst: LLM analysis, built-in fallback, and the alerter deadline honoured', async () => {
@@ -370,7 +370,8 @@ test('RemoteAnalyst: LLM analysis, built-in fallback, and the alerter deadline h
   const waited = Date.now() - started;
   assert.ok(waited < 2000, `the analyst waited ${waited} ms for a 300 ms deadline (the LLM hangs for 20 s)`);
 
-  const noService = new RemoteAnalyst({ serviceAddr: `127.0.0.1:${await freePort()}`, authToken: '' });
+  await using closed = await closedPort();
+  const noService = new RemoteAnalyst({ serviceAddr: `127.0.0.1:${closed.port}`, authToken: '' });
   await assert.rejects(noService.analyze([SYN_FLOOD], AbortSignal.timeout(5000)), (error: unknown) => error instanceof NetSpectraError && error.code === 'NS_ERR_AI_SERVICE_UNREACHABLE');
 
   const tokenService = await startService({ llm: false, authToken: 'alerter-token' });

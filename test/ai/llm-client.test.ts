@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OpenAiLlmClient, llmConfigured, redactSecrets, type ChatMessage } from '../../src/ai/llm-client.js';
 import { NetSpectraError } from '../../src/model/errors.js';
-import { freePort } from '../kit/free-port.js';
+import { closedPort } from '../kit/ports.js';
 import { OpenAiTestServer } from '../kit/openai-server.js';
 
 const API_KEY = 'sk-test-0123456789abcdefSECRET';
@@ -121,8 +121,8 @@ test('retries are bounded: 429 then 429 with maxRetries 1 makes exactly two requ
 });
 
 test('an unreachable provider and a slow one', async () => {
-  const closedPort = await freePort();
-  await rejectsWithCode(client({ baseUrl: `http://127.0.0.1:${closedPort}/v1` }).complete(MESSAGES), 'NS_ERR_AI_PROVIDER_UNREACHABLE');
+  await using closed = await closedPort();
+  await rejectsWithCode(client({ baseUrl: `http://127.0.0.1:${closed.port}/v1` }).complete(MESSAGES), 'NS_ERR_AI_PROVIDER_UNREACHABLE');
   server.script({ kind: 'json', content: 'late', delayMs: 4000 });
   const started = Date.now();
   const timeout = await rejectsWithCode(client({ timeoutMs: 300 }).complete(MESSAGES), 'NS_ERR_AI_TIMEOUT');

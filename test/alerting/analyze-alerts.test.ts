@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReportJson } from '../../src/pipeline/analysis-report.js';
 import type { WebhookBody } from '../../src/alerting/notification-format.js';
-import { freePort } from '../kit/free-port.js';
+import { closedPort } from '../kit/ports.js';
 import { selfSignedCertificate, startSmtpReceiver, startWebhookReceiver } from './receivers.js';
 import type { Certificate, WebhookRequest } from './receivers.js';
 
@@ -196,7 +196,8 @@ test('analyze: an AI service that cannot be reached costs a warning per firing n
   const smtp = await startSmtpReceiver({ certificate });
   try {
     const configFile = join(dir, 'ai-down.yaml');
-    await writeFile(configFile, config(webhook.url, smtp.port, 0, `127.0.0.1:${await freePort()}`));
+    await using closed = await closedPort();
+    await writeFile(configFile, config(webhook.url, smtp.port, 0, `127.0.0.1:${closed.port}`));
     const started = Date.now();
     const { code, stdout, stderr } = await runCli(['analyze', capture, '--config', configFile, '--json', '--no-store'], { HOOK_SECRET });
     assert.equal(code, 0, stderr);

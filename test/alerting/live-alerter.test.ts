@@ -12,7 +12,7 @@ import { alerterFromConfig, scheduleAlerter } from '../../src/alerting/alerter-s
 import { WebhookNotifier } from '../../src/alerting/notifiers/index.js';
 import type { WebhookBody } from '../../src/alerting/notification-format.js';
 import { parseConfig } from '../../src/config/load.js';
-import { fillBatches, randomPackets } from '../engine/random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 import { startWebhookReceiver } from './receivers.js';
 
 test('live: a wall-clock manager evaluates the rules every check_interval; totals fire, a rate fires and resolves', async () => {

@@ -9,7 +9,7 @@ import type { DeliveryFailure } from '../../src/alerting/notification-dispatcher
 import { markdownToHtml } from '../../src/alerting/markdown-html.js';
 import type { Alert, AlertNotification } from '../../src/model/alert.js';
 import { NetSpectraError } from '../../src/model/errors.js';
-import { freePort } from '../kit/free-port.js';
+import { closedPort } from '../kit/ports.js';
 import { selfSignedCertificate, startSmtpReceiver, startWebhookReceiver } from './receivers.js';
 import type { WebhookRequest } from './receivers.js';
 
@@ -147,7 +147,8 @@ test('webhook: every attempt failing (503, or no answer within the timeout) give
     await assert.rejects(webhook(hanging.url, { retries: 1, timeoutMs: 200 }).notify(notification(), never), /did not answer within 200 ms on all 2 attempt\(s\)/);
     assert.equal(hanging.requests.length, 2);
     // nothing listening
-    await assert.rejects(webhook(`http://127.0.0.1:${await freePort()}/x`, { retries: 0 }).notify(notification(), never), /could not be reached \(ECONNREFUSED\)/);
+    await using closed = await closedPort();
+    await assert.rejects(webhook(`http://127.0.0.1:${closed.port}/x`, { retries: 0 }).notify(notification(), never), /could not be reached \(ECONNREFUSED\)/);
   } finally {
     await failing.close();
     await hanging.close();

@@ -7,11 +7,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
-import { freePort } from '../kit/free-port.js';
 
 const run = promisify(execFile);
 
@@ -67,7 +67,6 @@ export interface SmtpReceiverOptions {
 }
 
 export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Promise<SmtpReceiver> {
-  const port = await freePort();
   const mails: ReceivedMail[] = [];
   const logins: { user: string; password: string }[] = [];
   const waiters: (() => void)[] = [];
@@ -104,8 +103,9 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const port = (server.server.address() as AddressInfo).port;
   return {
     port,
     mails,
@@ -199,7 +199,6 @@ export interface WebhookReceiver {
  * connection stays open until the client gives up or the receiver closes).
  */
 export async function startWebhookReceiver(answer: (request: WebhookRequest, index: number) => number | 'hang' = () => 200, path = '/hook/T0KEN'): Promise<WebhookReceiver> {
-  const port = await freePort();
   const requests: WebhookRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -214,8 +213,9 @@ export async function startWebhookReceiver(answer: (request: WebhookRequest, ind
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}${path}`,
     requests,

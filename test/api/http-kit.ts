@@ -1,7 +1,7 @@
 /**
  * The HTTP API tests' world: an embedded store written by the real DuckDB writer (three exact
  * snapshots a minute apart — the third after a period reset — and two sketch snapshots), read by
- * the real query store, served by a real HTTP API on a free loopback port.
+ * the real query store, served by a real HTTP API on a loopback port it picks (port 0).
  */
 import type { AlertRecord } from '../../src/model/alert.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,9 +15,8 @@ import type { SketchEntry } from '../../src/model/snapshot.js';
 import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
-import { fillBatches, randomPackets, type RandomPacket } from '../engine/random-packets.js';
-import { freePort } from '../kit/free-port.js';
-import { FIVE_TUPLE } from '../store/snapshots.js';
+import { fillBatches, randomPackets, type RandomPacket } from '../kit/random-packets.js';
+import { FIVE_TUPLE } from '../kit/snapshots.js';
 
 export const S = 1_000_000_000n;
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -105,7 +104,7 @@ export async function startWorld(options: Partial<HttpApiOptions> = {}, stored: 
   const api = createHttpApi({
     queryService: service,
     authTokens: [TOKEN, OTHER_TOKEN],
-    listenAddr: `127.0.0.1:${await freePort()}`,
+    listenAddr: '127.0.0.1:0',
     log: (line) => logs.push(line),
     nowMs: () => NOW_MS,
     ...options,

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { referenceFlows } from '../engine/random-packets.js';
+import { referenceFlows } from '../kit/random-packets.js';
 import { BATCHES, NOW_MS, S, jsonOf, startWorld, type HttpWorld } from './http-kit.js';
 
 type Row = { task: string; key: Record<string, unknown>; bytes: number; packets: number; firstSeenNs: string; firstSeenMs: number; lastSeenNs: string; lastSeenMs: number };

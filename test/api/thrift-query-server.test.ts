@@ -32,8 +32,8 @@ import {
   TimeRange,
   TraceFlowRequest,
 } from '../../src/wire/gen/netspectra_types.js';
-import { referenceFlows } from '../engine/random-packets.js';
-import { FIVE_TUPLE, exactSnapshot, sketchSnapshot } from '../store/snapshots.js';
+import { referenceFlows } from '../kit/random-packets.js';
+import { FIVE_TUPLE, exactSnapshot, sketchSnapshot } from '../kit/snapshots.js';
 
 const TASK = 't_SrcIP_DstIP_SrcPort_DstPort_Protocol';
 const five = exactSnapshot(FIVE_TUPLE, 3000, 5);

@@ -13,7 +13,7 @@ import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
 import { HealthCheckRequest, SearchTasksRequest } from '../../src/wire/gen/netspectra_types.js';
-import { sketchSnapshot } from '../store/snapshots.js';
+import { sketchSnapshot } from '../kit/snapshots.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/api/fixtures/', import.meta.url));
 const cert = readFileSync(join(fixtures, 'tls-test.crt'));

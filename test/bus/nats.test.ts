@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { LeaderLease } from '../../src/bus/leader-lease.js';
 import { SequenceTracker } from '../../src/bus/sequence-tracker.js';
-import { freePort, NatsServer, natsSkip } from '../kit/nats-server.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { closedPort } from '../kit/ports.js';
 
 const skip = natsSkip();
 
@@ -124,9 +125,9 @@ test('NATS: after a server restart both sides reconnect on their own; the sequen
 });
 
 test('NATS: an unreachable server gives NS_ERR_NATS_CONNECT naming the URL', async () => {
-  const port = await freePort();
-  const connection = new NatsConnection({ url: `nats://127.0.0.1:${port}`, name: 'x', connectTimeoutMs: 1000 });
-  await assert.rejects(connection.start(), (error: Error & { code?: string }) => error.code === 'NS_ERR_NATS_CONNECT' && error.message.includes(`127.0.0.1:${port}`));
+  await using closed = await closedPort();
+  const connection = new NatsConnection({ url: `nats://127.0.0.1:${closed.port}`, name: 'x', connectTimeoutMs: 1000 });
+  await assert.rejects(connection.start(), (error: Error & { code?: string }) => error.code === 'NS_ERR_NATS_CONNECT' && error.message.includes(`127.0.0.1:${closed.port}`));
 });
 
 test('sequence tracker: gaps, late arrivals filling them, duplicates, a new stream, stragglers beyond the window', () => {

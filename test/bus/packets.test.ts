@@ -4,7 +4,7 @@ import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { PacketPublisher, partitionOfSource, partitionSubject, type PublishFormat } from '../../src/bus/packet-publisher.js';
 import { PacketSubscriber } from '../../src/bus/packet-subscriber.js';
 import { BatchPool, type PacketBatch } from '../../src/model/packet.js';
-import { fillBatches, randomPackets } from '../engine/random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
 
 const skip = natsSkip();

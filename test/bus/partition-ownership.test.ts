@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { partitionOfSource } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import type { PacketBatch } from '../../src/model/packet.js';
-import { fillBatches, randomPackets } from '../engine/random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 
 /** One line per packet, every field. */
 function lines(batch: PacketBatch): string[] {

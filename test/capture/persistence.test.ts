@@ -18,10 +18,13 @@ import { writeSyntheticCapture } from '../../src/synth/index.js';
 import { runProbe } from '../../src/cli/probe.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { PcapngWriter, ethernetFrame, ipv4Packet, ipv6Packet } from '../decode/capture-writer.js';
-import { asAsync, chunksOf, seededRandom, SHARED_PCAPS } from '../decode/decode-helpers.js';
+import { asAsync, chunksOf, seededRandom } from '../decode/decode-helpers.js';
 import { createSocket } from 'node:dgram';
 import { findTcpdump } from '../../src/capture/live-capture.js';
-import { NatsServer, freePort, natsSkip } from '../kit/nats-server.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { sharedPcaps } from '../kit/shared-pcaps.js';
+
+const shared = sharedPcaps();
 
 /** One decoded packet as a comparable line: time to the ns, family, addresses, ports, protocol, wire length. */
 function packetLine(batch: PacketBatch, i: number): string {
@@ -197,15 +200,15 @@ function mixedCapture(): Uint8Array {
   return writer.toBytes();
 }
 
-test('persistence: every format reads back equal to what was offered (synthetic, mixed link types, every shared capture)', async () => {
+test('persistence: every format reads back equal to what was offered (synthetic, mixed link types, every shared capture)', async (t) => {
   const sources: { name: string; chunks: () => AsyncIterable<Uint8Array> }[] = [
     { name: 'synthetic.pcap', chunks: () => syntheticCapture(20_000) },
     { name: 'mixed.pcapng', chunks: () => asAsync([mixedCapture()]) },
   ];
-  if (existsSync(SHARED_PCAPS)) {
-    for (const name of readdirSync(SHARED_PCAPS).filter((file) => /\.pcap(ng)?$/.test(file)).sort()) sources.push({ name, chunks: () => openCaptureFile(join(SHARED_PCAPS, name)) });
-  } else if (process.env.CI) {
-    assert.fail(`${SHARED_PCAPS} is missing`);
+  if (shared.skip === false) {
+    for (const name of readdirSync(shared.dir).filter((file) => /\.pcap(ng)?$/.test(file)).sort()) sources.push({ name, chunks: () => openCaptureFile(join(shared.dir, name)) });
+  } else {
+    t.diagnostic(`only the synthetic captures: ${shared.skip}`);
   }
   const directory = await temporaryDirectory();
   try {
@@ -672,10 +675,13 @@ test('netspectra probe --iface lo --persist: packets reach the files while captu
   const directory = await temporaryDirectory();
   await using server = await NatsServer.start();
   const socket = createSocket('udp4');
+  const receiver = createSocket('udp4');
   let running: Promise<number> | undefined;
   let stopped = false;
   try {
-    const port = await freePort();
+    // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.
+    await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+    const port = receiver.address().port;
     let stderr = '';
     const io = { stdout: { write: () => true }, stderr: { write: (text: string) => ((stderr += text), true) } } as unknown as CliIo;
     running = runProbe(['--iface', 'lo', '--filter', `udp and dst port ${port}`, '--nats', server.url, '--persist', directory], io);
@@ -709,6 +715,7 @@ test('netspectra probe --iface lo --persist: packets reach the files while captu
       await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
     socket.close();
+    receiver.close();
     await rm(directory, { recursive: true, force: true });
   }
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runAnalyze } from '../../src/cli/analyze.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { SHARED_PCAPS, flowKey, truthFlows } from './engine-kit.js';
+import { SHARED_PCAPS, flowKey, sharedPcaps, truthFlows } from './engine-kit.js';
 
 function captureIo(): { io: CliIo; out: () => string; err: () => string } {
   let out = '';
@@ -16,7 +16,7 @@ function captureIo(): { io: CliIo; out: () => string; err: () => string } {
   return { io: { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) }, out: () => out, err: () => err };
 }
 
-describe('analyze → ClickHouse', { skip: clickHouseSkip }, () => {
+describe('analyze → ClickHouse', { skip: clickHouseSkip || sharedPcaps().skip }, () => {
   let clickhouse: ClickHouseServer;
   let folder: string;
   before(async () => {

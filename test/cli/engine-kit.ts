@@ -8,9 +8,10 @@ import { parseConfig } from '../../src/config/load.js';
 import type { NetSpectraConfig } from '../../src/config/schema.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
-import { SHARED_PCAPS, flowKey, type TruthFlow } from '../decode/decode-helpers.js';
+import { flowKey, type TruthFlow } from '../decode/decode-helpers.js';
+import { SHARED_PCAPS, sharedPcaps } from '../kit/shared-pcaps.js';
 
-export { SHARED_PCAPS, flowKey };
+export { SHARED_PCAPS, flowKey, sharedPcaps };
 
 /**
  * Publish every packet of a capture as fast as possible (the probe's `--max`); returns the packets
@@ -49,7 +50,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms: numbe
   return performance.now() - started;
 }
 
-/** `src dst sport dport proto` → [packets, bytes] of ../shared/pcaps/truth/<name>.json. */
+/** `src dst sport dport proto` → [packets, bytes] of the shared captures' truth/<name>.json. */
 export function truthFlows(name: string): Map<string, [number, number]> {
   const truth = JSON.parse(readFileSync(join(SHARED_PCAPS, 'truth', `${name}.json`), 'utf8')) as { flows: TruthFlow[] };
   return new Map(truth.flows.map((f) => [flowKey(f.src, f.dst, f.sport, f.dport, f.proto), [f.packets, f.bytes]]));

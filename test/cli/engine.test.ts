@@ -16,8 +16,9 @@ import { PacketPublisher, partitionSubject } from '../../src/bus/packet-publishe
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { EngineService } from '../../src/pipeline/engine-service.js';
-import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
-import { freePort, NatsServer, natsServerBinary, natsSkip } from '../kit/nats-server.js';
+import { fillBatches, randomPackets, referenceFlows } from '../kit/random-packets.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { closedPort } from '../kit/ports.js';
 import { configFrom, parseMetrics, waitFor } from './engine-kit.js';
 
 const skip = natsSkip();
@@ -28,7 +29,7 @@ const run = promisify(execFile);
 
 async function cliRun(args: string[], bin = cli): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 20_000 });
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 120_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -93,7 +94,7 @@ test('leader election: of two engines exactly one leads; when it stops, the othe
     assert.deepEqual([a.isLeader, b.isLeader], [true, false]);
     assert.deepEqual(changes, ['a true']);
     const stopping = a.stop();
-    const handover = await waitFor(() => b.isLeader, 5000, 'the follower leads');
+    const handover = await waitFor(() => b.isLeader, 30_000, 'the follower leads');
     await stopping;
     assert.equal(a.isLeader, false);
     assert.deepEqual(changes, ['a true', 'a false', 'b true']);
@@ -141,8 +142,8 @@ aggregator:
       connection.publish(partitionSubject('gons.packets.raw', 2), new Uint8Array([0x4e, 0x53, 0x50, 0x42, 9, 9, 9]));
       await connection.flush();
     }
-    await waitFor(() => service.counters.packetsAccepted === 6000 && service.counters.malformed === 1 && service.counters.snapshots.exact >= 1, 10_000, () => JSON.stringify(service.counters));
-    await waitFor(async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_snapshot_writes_total{writer="duckdb:' + store + '"}')! >= 1, 5000, 'a snapshot written');
+    await waitFor(() => service.counters.packetsAccepted === 6000 && service.counters.malformed === 1 && service.counters.snapshots.exact >= 1, 30_000, () => JSON.stringify(service.counters));
+    await waitFor(async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_snapshot_writes_total{writer="duckdb:' + store + '"}')! >= 1, 30_000, 'a snapshot written');
 
     const response = await fetch(`${base}/metrics`);
     assert.equal(response.status, 200);
@@ -197,7 +198,7 @@ aggregator:
         body = (await answer.json()) as typeof body;
         return answer.status === 503;
       },
-      5000,
+      30_000,
       '/healthz answers 503',
     );
     assert.equal(body?.status, 'unavailable');
@@ -208,9 +209,9 @@ aggregator:
 
     // the server comes back: the engine reconnects and resubscribes on its own
     await server.restart();
-    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 10_000, '/healthz answers 200 again');
+    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 30_000, '/healthz answers 200 again');
     const more = await publishRandom(server.url, 1000, 32, 4);
-    await waitFor(() => service.counters.packetsAccepted === 7000, 10_000, () => JSON.stringify(service.counters));
+    await waitFor(() => service.counters.packetsAccepted === 7000, 30_000, () => JSON.stringify(service.counters));
     const back = parseMetrics(await (await fetch(`${base}/metrics`)).text());
     assert.equal(back.get('netspectra_nats_reconnects_total'), 1);
     assert.equal(back.get('netspectra_nats_connected'), 1);
@@ -244,14 +245,14 @@ test('SIGTERM on `netspectra engine`: it writes a final snapshot and exits 0', {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   try {
-    await waitFor(() => /metrics (http:\/\/\S+)\/metrics/.test(stderr) || child.exitCode !== null, 10_000, () => `the engine's start line; stderr: ${stderr}`);
+    await waitFor(() => /metrics (http:\/\/\S+)\/metrics/.test(stderr) || child.exitCode !== null, 60_000, () => `the engine's start line; stderr: ${stderr}`);
     const base = /metrics (http:\/\/\S+)\/metrics/.exec(stderr)?.[1];
     assert.ok(base !== undefined, stderr);
     assert.match(stderr, /sigterm-0 started: batch on gons\.packets\.raw\.<p> for p in 0-3 of 4 partitions/);
     await publishRandom(server.url, 3000, 41, 4);
     await waitFor(
       async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).get('netspectra_engine_packets_accepted_total') === 3000,
-      10_000,
+      30_000,
       'the engine counted every packet',
     );
     child.kill('SIGTERM');
@@ -290,10 +291,10 @@ test('engine errors: bad flags exit 2 with the reason, an unreachable NATS exits
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   }
-  const port = await freePort();
+  await using closed = await closedPort();
   for (const bin of [cli, alias]) {
     const args = bin === cli ? ['engine'] : [];
-    const result = await cliRun([...args, '--nats', `nats://127.0.0.1:${port}`, '--no-metrics', '--no-store', '--workers', '0'], bin);
+    const result = await cliRun([...args, '--nats', `nats://127.0.0.1:${closed.port}`, '--no-metrics', '--no-store', '--workers', '0'], bin);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /^netspectra: NS_ERR_NATS_CONNECT: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
@@ -320,19 +321,8 @@ test('engine: a metrics address already in use exits 1 with NS_ERR_LISTEN', { sk
 });
 
 test('engine: leader election on a NATS server without JetStream exits 1 with NS_ERR_NATS_JETSTREAM', { skip }, async () => {
-  const port = await freePort();
-  const server = spawn(natsServerBinary()!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  try {
-    const url = `nats://127.0.0.1:${port}`;
-    let result = await cliRun(['engine', '--nats', url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
-    for (let attempt = 0; attempt < 20 && /NS_ERR_NATS_CONNECT/.test(result.stderr); attempt++) {
-      // the server is still starting
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      result = await cliRun(['engine', '--nats', url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
-    }
-    assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /^netspectra: NS_ERR_NATS_JETSTREAM: leader election needs JetStream .* or run with --no-leader-election/);
-  } finally {
-    server.kill('SIGKILL');
-  }
+  await using server = await NatsServer.start({ jetstream: false });
+  const result = await cliRun(['engine', '--nats', server.url, '--engines', '2', '--index', '1', '--no-metrics', '--no-store', '--workers', '0']);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^netspectra: NS_ERR_NATS_JETSTREAM: leader election needs JetStream .* or run with --no-leader-election/);
 });

@@ -19,7 +19,7 @@ import { KEY_FIELD_NAMES } from '../../src/model/flow.js';
 import type { PacketBatch } from '../../src/model/packet.js';
 import { describeLimit, TASK_LIMITS, type NumberLimit } from '../../src/model/task-limits.js';
 import { Sfc32 } from '../../src/synth/prng.js';
-import { fillBatches, randomPackets } from '../engine/random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 
 type Kind = 'heavyHitter' | 'superSpread' | 'exact';
 type Task = Record<string, unknown>;

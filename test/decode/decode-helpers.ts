@@ -1,15 +1,10 @@
 /** Shared by the decode tests: run a CaptureDecoder to the end and summarise what it produced. */
-import { fileURLToPath } from 'node:url';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import type { DecodeStats } from '../../src/decode/index.js';
 import type { NetSpectraError } from '../../src/model/errors.js';
 import { formatAddressWords } from '../../src/model/ip.js';
 import { BatchPool } from '../../src/model/packet.js';
 
-/** Repository root, from dist/test/decode/ where the compiled tests run. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The shared real captures and their truth JSON files (never copied into the project). */
-export const SHARED_PCAPS = fileURLToPath(new URL('../shared/pcaps/', new URL('../../../', import.meta.url)));
 
 /** One 5-tuple of a truth file (../shared/tools/truth.sh, or the generator's `.truth.json`). */
 export interface TruthFlow {

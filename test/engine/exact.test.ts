@@ -6,7 +6,7 @@ import { ExactTask } from '../../src/engine/tasks/exact-task.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { ExactTaskSnapshot, FlowColumns } from '../../src/model/snapshot.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
-import { fillBatches, ingestDistinctFlows, randomPackets, referenceFlows, type ReferenceFlow } from './random-packets.js';
+import { fillBatches, ingestDistinctFlows, randomPackets, referenceFlows, type ReferenceFlow } from '../kit/random-packets.js';
 
 const FIELD_SETS: KeyFieldName[][] = [
   ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'],

@@ -6,8 +6,8 @@ import type { HeavyHitterSnapshot, SketchTaskParams } from '../../src/engine/tas
 import { KeySpec } from '../../src/model/flow-key.js';
 import type { KeyField } from '../../src/model/flow-key.js';
 import { PacketBatch } from '../../src/model/packet.js';
-import { fillBatches, randomPackets } from './random-packets.js';
-import type { RandomPacket } from './random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
+import type { RandomPacket } from '../kit/random-packets.js';
 import type { ExactTotals, PacketSpec, Traffic } from './synthetic-traffic.js';
 import { accuracy, batchOf, exactTotals, feed, generateTraffic, hostText, Random, truthAtThreshold } from './synthetic-traffic.js';
 

@@ -9,7 +9,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { Manager } from '../../src/engine/manager.js';
 import type { SnapshotWriter } from '../../src/model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot } from '../../src/model/snapshot.js';
-import { fillBatches, randomPackets } from './random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 
 class RecordingWriter implements SnapshotWriter {
   readonly description = 'recording';

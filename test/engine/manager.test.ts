@@ -4,7 +4,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { Manager } from '../../src/engine/manager.js';
 import type { SnapshotWriter } from '../../src/model/ports.js';
 import type { ExactTaskSnapshot, GroupSnapshot } from '../../src/model/snapshot.js';
-import { fillBatches, randomPackets, type RandomPacket } from './random-packets.js';
+import { fillBatches, randomPackets, type RandomPacket } from '../kit/random-packets.js';
 
 /** A writer that keeps what it is given, so the schedule can be checked. */
 class RecordingWriter implements SnapshotWriter {
@@ -99,7 +99,7 @@ test('a quiet gap in the capture does not produce a snapshot per empty interval'
 
 test('delta snapshots: a store that keeps changes only ends with every flow exact, per period', async () => {
   const { DuckDbStore } = await import('../../src/store/duckdb-store.js');
-  const { referenceFlows } = await import('./random-packets.js');
+  const { referenceFlows } = await import('../kit/random-packets.js');
   const packets = randomPackets(30_000, 8, 400); // ~25 min of capture time
   const engine = new Engine({ workers: 1, batchCapacity: 512, tasks: { exact: [{ name: 'per_src', keyFields: ['SrcIP'], seed: 3 }], sketch: [] } });
   const store = new DuckDbStore({ path: ':memory:', runId: 'delta', inputs: [], tool: 'test' });

@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { freePort } from './free-port.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -71,6 +71,24 @@ const missing =
  * is not CI; `false` otherwise (in CI a missing server then fails the test in `start()`).
  */
 export const clickHouseSkip: string | false = binary !== undefined || process.env.CI !== undefined ? false : `${missing}; with CI set this fails instead`;
+
+/** `count` different TCP ports free on 127.0.0.1 right now (bound together, read and released). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
+}
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -170,11 +188,13 @@ export class ClickHouseServer implements AsyncDisposable {
   static async start(options: ClickHouseServerOptions = {}): Promise<ClickHouseServer> {
     if (binary === undefined) throw new Error(`${missing}: CI must install it (see .ci/run)`);
     const resolved: Required<ClickHouseServerOptions> = { timezone: options.timezone ?? 'UTC', startTimeoutMs: options.startTimeoutMs ?? 30_000 };
-    // Ports are free when chosen but could be taken before the server binds them: try again with others.
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // 18.16 cannot bind port 0 and say which port it got, so the ports are chosen free; another
+    // process can take one before the server binds it (it then exits with "Address already in use"):
+    // try again with others.
+    for (let attempt = 1; ; attempt++) {
       const dir = await mkdtemp(join(tmpdir(), 'ns-clickhouse-'));
-      const server = new ClickHouseServer(dir, { http: await freePort(), tcp: await freePort(), interserver: await freePort() }, randomBytes(12).toString('base64url'), resolved);
+      const [http, tcp, interserver] = (await freePorts(3)) as [number, number, number];
+      const server = new ClickHouseServer(dir, { http, tcp, interserver }, randomBytes(12).toString('base64url'), resolved);
       try {
         for (const sub of ['data', 'log', 'tmp', 'user_files', 'format_schemas']) await mkdir(join(dir, sub));
         await writeFile(join(dir, 'config.xml'), configXml(dir, { http: server.httpPort, tcp: server.tcpPort, interserver: server.interserverPort }, resolved.timezone));
@@ -182,11 +202,10 @@ export class ClickHouseServer implements AsyncDisposable {
         await server.restart();
         return server;
       } catch (error) {
-        lastError = error;
         await server.stop();
+        if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
       }
     }
-    throw lastError;
   }
 
   /** Base URL of the HTTP interface. */

@@ -22,9 +22,9 @@ import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
-import { fillBatches, randomPackets, referenceFlows, type RandomPacket } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, referenceFlows, type RandomPacket } from '../kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { FIVE_TUPLE } from '../store/snapshots.js';
+import { FIVE_TUPLE } from '../kit/snapshots.js';
 
 const S = 1_000_000_000n;
 const sec = (seconds: number): bigint => BigInt(seconds) * S;

@@ -22,7 +22,7 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
 import { ThreadedWriter } from '../../src/store/threaded-writer.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { exactSnapshot } from './snapshots.js';
+import { exactSnapshot } from '../kit/snapshots.js';
 
 let dir: string;
 before(async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { NetSpectraError } from '../../src/model/errors.js';
 import { INTEGER_RANGES, Sql, dateTime, identifier, integer, joinSql, literal, quoteString, sql, type IntegerType, type SqlValue } from '../../src/store/clickhouse-sql.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
-import { prng } from '../engine/random-packets.js';
+import { prng } from '../kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
 
 function refused(run: () => unknown, fragment: string): void {

@@ -18,9 +18,9 @@ import type { AddressMatch } from '../../src/model/query.js';
 import { ClickHouseQueryStore } from '../../src/store/clickhouse-query.js';
 import { identifier, sql } from '../../src/store/clickhouse-sql.js';
 import { ClickHouseStore, clickHouseUrl } from '../../src/store/clickhouse-store.js';
-import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, referenceFlows } from '../kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { exactSnapshot, sketchSnapshot } from './snapshots.js';
+import { exactSnapshot, sketchSnapshot } from '../kit/snapshots.js';
 
 test('the HTTP URL follows the original native port (9000 → 8123, 9440 → 8443) and `cloud` (→ https)', () => {
   assert.equal(clickHouseUrl({ host: 'localhost', port: 9000, cloud: false }), 'http://localhost:8123');

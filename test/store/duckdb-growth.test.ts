@@ -16,8 +16,8 @@ import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
 import { ThreadedWriter } from '../../src/store/threaded-writer.js';
-import { fillBatches, randomPackets, type RandomPacket } from '../engine/random-packets.js';
-import { FIVE_TUPLE } from './snapshots.js';
+import { fillBatches, randomPackets, type RandomPacket } from '../kit/random-packets.js';
+import { FIVE_TUPLE } from '../kit/snapshots.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'ns-duckdb-growth-'));
 after(() => rm(dir, { recursive: true, force: true }));

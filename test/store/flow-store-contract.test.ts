@@ -15,9 +15,9 @@ import type { GroupSnapshot } from '../../src/model/snapshot.js';
 import { identifier, sql } from '../../src/store/clickhouse-sql.js';
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
-import { fillBatches, randomPackets, referenceFlows } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, referenceFlows } from '../kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { FIVE_TUPLE, exactSnapshot, sketchSnapshot, srcAddressFlows } from './snapshots.js';
+import { FIVE_TUPLE, exactSnapshot, sketchSnapshot, srcAddressFlows } from '../kit/snapshots.js';
 
 /** A flow_metrics row with the original's columns and ours, normalised across stores. */
 interface FlowRow {

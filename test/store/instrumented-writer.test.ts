@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { SnapshotWriter } from '../../src/model/ports.js';
 import type { GroupSnapshot } from '../../src/model/snapshot.js';
 import { InstrumentedWriter } from '../../src/store/instrumented-writer.js';
-import { sketchSnapshot } from './snapshots.js';
+import { sketchSnapshot } from '../kit/snapshots.js';
 
 test('instrumented writer: counts writes, failures, time and rows; reports only the transitions to failing and back', async () => {
   let fail = false;

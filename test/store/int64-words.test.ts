@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nanosWords, uint64Words } from '../../src/store/int64-words.js';
-import { prng } from '../engine/random-packets.js';
+import { prng } from '../kit/random-packets.js';
 
 const join = (out: Uint32Array): bigint => (BigInt(out[1]!) << 32n) | BigInt(out[0]!);
 

@@ -13,9 +13,9 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../../src/store/snapshot-file.js';
 import { SpoolingWriter } from '../../src/store/spooling-writer.js';
 import { concatBytes } from '../decode/capture-writer.js';
-import { fillBatches, randomPackets } from '../engine/random-packets.js';
+import { fillBatches, randomPackets } from '../kit/random-packets.js';
 import { ClickHouseServer, clickHouseSkip } from '../kit/clickhouse.js';
-import { exactSnapshot, sketchSnapshot } from './snapshots.js';
+import { exactSnapshot, sketchSnapshot } from '../kit/snapshots.js';
 
 test('snapshot file: exact columns and sketch lists round-trip; a truncated or foreign file is refused', () => {
   const { snapshot } = exactSnapshot(['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'], 3000, 5);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckDbStore } from '../../src/store/duckdb-store.js';
 import { JsonLinesFlowWriter, TextSketchWriter } from '../../src/store/file-writers.js';
-import { randomPackets, referenceFlows } from '../engine/random-packets.js';
-import { exactSnapshot, sketchSnapshot } from './snapshots.js';
+import { randomPackets, referenceFlows } from '../kit/random-packets.js';
+import { exactSnapshot, sketchSnapshot } from '../kit/snapshots.js';
 
 test('DuckDB store reports a clear error for a path it cannot create', async () => {
   const store = new DuckDbStore({ path: '/nonexistent-dir/x/y.duckdb', runId: 'r', inputs: [], tool: 'test' });

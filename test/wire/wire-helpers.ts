@@ -9,7 +9,7 @@ import type { TProtocol } from 'thrift';
 import { PacketBatch } from '../../src/model/packet.js';
 import { FiveTuple, PacketInfo } from '../../src/wire/gen/netspectra_types.js';
 import { MAX_WIRE_SECONDS } from '../../src/wire/unix-nanos.js';
-import { prng } from '../engine/random-packets.js';
+import { prng } from '../kit/random-packets.js';
 
 export { prng };
 

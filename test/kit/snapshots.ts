@@ -3,7 +3,7 @@ import { KeySpec } from '../../src/model/flow-key.js';
 import { ExactFlowTable } from '../../src/engine/tasks/exact-flow-table.js';
 import type { KeyFieldName } from '../../src/model/flow.js';
 import type { FlowColumns, GroupSnapshot } from '../../src/model/snapshot.js';
-import { fillBatches, randomPackets, type RandomPacket } from '../engine/random-packets.js';
+import { fillBatches, randomPackets, type RandomPacket } from './random-packets.js';
 
 export const FIVE_TUPLE: KeyFieldName[] = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'];
 
