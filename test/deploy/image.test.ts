@@ -1,0 +1,107 @@
+/**
+ * The container image, built from the repository's Dockerfile and run the way a runtime starts it
+ * (test/kit/image.ts: buildah, node as PID 1 of its own PID namespace, the image's user): the
+ * version, the user and what the image holds; `analyze` of a shared capture gives tshark's totals;
+ * `engine` as PID 1 writes its final snapshot and exits within 10 s of SIGTERM, also after its
+ * NATS server is gone.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NatsConnection } from '../../src/bus/nats-connection.js';
+import { PacketPublisher } from '../../src/bus/packet-publisher.js';
+import { CaptureFileSource } from '../../src/capture/capture-sources.js';
+import { BatchPool } from '../../src/model/packet.js';
+import type { ReportJson } from '../../src/pipeline/analysis-report.js';
+import { QueryService } from '../../src/query/query-service.js';
+import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
+import { ImageContainer, buildImage, imageSkip, runToEnd, REPO_ROOT } from '../kit/image.js';
+import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { sharedPcaps } from '../kit/shared-pcaps.js';
+
+const skip = imageSkip();
+const shared = sharedPcaps();
+
+interface Truth {
+  ip_frames: number;
+  flows: { packets: number; bytes: number }[];
+}
+
+describe('the container image', { skip }, () => {
+  let container: ImageContainer;
+
+  before(async () => {
+    const { seconds, sizeBytes } = await buildImage();
+    console.log(`# image built in ${seconds.toFixed(1)} s (cached layers after the first build), ${(sizeBytes / 1e6).toFixed(0)} MB`);
+    container = await ImageContainer.create();
+  });
+  after(async () => {
+    await container?.[Symbol.asyncDispose]();
+  });
+
+  test('version, user and contents: the package version, uid 10001, tcpdump present, no npm or npx', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const version = await runToEnd(container.spawn(['version']));
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), `netspectra ${pkg.version}`);
+    const who = await runToEnd(container.spawnRaw(['sh', '-c', 'id -u; id -g; echo $$; command -v tcpdump; command -v npm || echo no-npm; command -v npx || echo no-npx']));
+    assert.deepEqual(who.stdout.trim().split('\n'), ['10001', '10001', '1', '/usr/bin/tcpdump', 'no-npm', 'no-npx']);
+    const help = await runToEnd(container.spawn(['engine', '--help']));
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: netspectra engine/);
+  });
+
+  test('analyze of a shared capture inside the image: the totals equal the tshark truth', { skip: shared.skip }, async () => {
+    const truth = JSON.parse(await readFile(join(shared.dir, 'truth', 'example.pcap.json'), 'utf8')) as Truth;
+    await copyFile(join(shared.dir, 'example.pcap'), container.path('/tmp/example.pcap'));
+    const run = await runToEnd(container.spawn(['analyze', '/tmp/example.pcap', '--no-store', '--json', '--workers', '1']));
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as ReportJson;
+    assert.equal(report.packets.ip, truth.ip_frames);
+    const task = report.tasks.find((t) => t.name === 'per_five_tuple');
+    assert.ok(task !== undefined && task.kind === 'exact');
+    assert.equal(task.packets, truth.flows.reduce((sum, f) => sum + f.packets, 0));
+    assert.equal(task.bytes, truth.flows.reduce((sum, f) => sum + f.bytes, 0));
+  });
+
+  test('engine as PID 1: SIGTERM after its NATS server has gone → final snapshot written, exit 0 within 10 s', { skip: natsSkip() || shared.skip }, async () => {
+    await using nats = await NatsServer.start();
+    const engine = container.spawn(['engine', '--nats', nats.url, '--store', '/var/lib/netspectra/engine.duckdb', '--no-metrics', '--no-alerts', '--workers', '1']);
+    try {
+      await engine.waitFor(/started: batch on/);
+      // the probe's publishing path from the host: every packet of a shared capture
+      const connection = new NatsConnection({ url: nats.url, name: 'image-test' });
+      await connection.start();
+      const publisher = new PacketPublisher(connection, { subject: 'gons.packets.raw', format: 'packet-batch', partitions: 16 });
+      const pool = new BatchPool();
+      const source = new CaptureFileSource({ files: [join(shared.dir, 'example.pcap')] });
+      await source.start({ pool, tick: async () => undefined });
+      for await (const batch of source.batches()) {
+        publisher.publish(batch);
+        pool.release(batch);
+      }
+      publisher.flush();
+      await connection.flush();
+      await connection.stop();
+      const published = publisher.stats.packets;
+      // give the engine the messages, then take its server away
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await nats.stop(true);
+      const pid = await engine.initPid();
+      const signalled = performance.now();
+      process.kill(pid, 'SIGTERM');
+      const code = await engine.exited;
+      const seconds = (performance.now() - signalled) / 1000;
+      assert.equal(code, 0, engine.stderr);
+      assert.ok(seconds < 10, `stopped in ${seconds.toFixed(1)} s`);
+      assert.match(engine.stderr, /final snapshot written/);
+      await using store = new DuckDbQueryStore({ path: container.path('/var/lib/netspectra/engine.duckdb') });
+      await store.start();
+      const [totals] = await new QueryService(store).aggregateFlows({ taskName: 'per_five_tuple' });
+      assert.equal(totals?.packets, published);
+    } finally {
+      engine.kill();
+    }
+  });
+});
