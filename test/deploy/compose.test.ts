@@ -43,6 +43,7 @@ type Scalar = string | number | boolean | null;
 
 interface Healthcheck {
   test?: string[] | string;
+  disable?: boolean;
 }
 
 interface LongVolume {
@@ -394,11 +395,14 @@ describe('Compose invariants', () => {
       for (const [name, service] of Object.entries(services)) {
         const where = `${file}: ${name}`;
         const hasPort = (service.ports ?? []).length > 0 || (service.expose ?? []).length > 0;
-        if (hasPort || !isProbe(service)) assert.ok(healthcheckText(service) !== '', `${where} has no healthcheck`);
+        if (hasPort || !isProbe(service)) assert.ok(healthcheckText(service) !== '' && service.healthcheck?.disable !== true, `${where} has no healthcheck`);
+        // a probe has no endpoint: the image's generic check is switched off rather than inherited
+        else assert.equal(service.healthcheck?.disable, true, `${where}: healthcheck disabled`);
         assert.ok(!Array.isArray(service.depends_on), `${where}: depends_on with conditions`);
         for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
           assert.equal(condition, 'service_healthy', `${where} → ${dependency}`);
-          assert.ok(services[dependency] !== undefined && healthcheckText(services[dependency]) !== '', `${where} waits for ${dependency}, which has no healthcheck`);
+          const target = services[dependency];
+          assert.ok(target !== undefined && healthcheckText(target) !== '' && target.healthcheck?.disable !== true, `${where} waits for ${dependency}, which has no healthcheck`);
         }
       }
     }
