@@ -126,4 +126,13 @@ export default tseslint.config(
     files: ['bench/**/*.ts'],
     rules: { 'no-restricted-imports': forbid(['cli']) },
   },
+  {
+    // The image's healthcheck script: plain JavaScript run by the image's node, outside the TypeScript project.
+    files: ['deploy/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false, project: false, program: null },
+      globals: { process: 'readonly', console: 'readonly', fetch: 'readonly', AbortSignal: 'readonly' },
+    },
+  },
 );

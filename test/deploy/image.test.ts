@@ -32,8 +32,8 @@ describe('the container image', { skip }, () => {
   let container: ImageContainer;
 
   before(async () => {
-    const { seconds, sizeBytes } = await buildImage();
-    console.log(`# image built in ${seconds.toFixed(1)} s (cached layers after the first build), ${(sizeBytes / 1e6).toFixed(0)} MB`);
+    const { seconds, size } = await buildImage();
+    console.log(`# image built in ${seconds.toFixed(1)} s (cached layers after the first build), ${size}`);
     container = await ImageContainer.create();
   });
   after(async () => {

@@ -33,10 +33,10 @@ export function imageSkip(): string | false {
   return reason;
 }
 
-let built: Promise<{ seconds: number; sizeBytes: number }> | undefined;
+let built: Promise<{ seconds: number; size: string }> | undefined;
 
 /** Build the image once per process (cached layers make a rebuild quick); its build time and size. */
-export function buildImage(): Promise<{ seconds: number; sizeBytes: number }> {
+export function buildImage(): Promise<{ seconds: number; size: string }> {
   built ??= (async () => {
     const started = performance.now();
     await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'make-node-base-image.sh')], { maxBuffer: 1 << 24 });
@@ -55,8 +55,8 @@ export function buildImage(): Promise<{ seconds: number; sizeBytes: number }> {
       const e = error as { stdout?: string; stderr?: string };
       throw new Error(`buildah bud failed:\n${(e.stdout ?? '').slice(-4000)}\n${(e.stderr ?? '').slice(-4000)}`);
     }
-    const { stdout } = await execFileAsync('buildah', ['inspect', '--type', 'image', '--format', '{{.ImageSize}}', IMAGE]).catch(() => ({ stdout: 'NaN' }));
-    return { seconds: (performance.now() - started) / 1000, sizeBytes: Number(stdout.trim()) };
+    const { stdout } = await execFileAsync('buildah', ['images', '--format', '{{.Size}}', IMAGE]).catch(() => ({ stdout: 'unknown size' }));
+    return { seconds: (performance.now() - started) / 1000, size: stdout.trim() };
   })();
   return built;
 }
