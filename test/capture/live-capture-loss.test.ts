@@ -18,21 +18,23 @@ function liveSkip(): string | false {
   return process.getuid?.() === 0 ? false : 'live capture needs root (or tcpdump with cap_net_raw)';
 }
 
-/** Read until the first chunk arrives (sending datagrams meanwhile), then call `then`, then read to the end. */
+/** Read until the first packet arrives (past the pcap file header; datagrams are sent meanwhile), then call `then`, then read to the end. */
 async function captureThen(then: (port: number) => void | Promise<void>, capture: (port: number) => LiveCapture): Promise<{ chunks: number; error: unknown }> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const port = socket.address().port;
   const live = capture(port);
   let chunks = 0;
+  let bytes = 0;
   let error: unknown;
   let acted = false;
   const sender = setInterval(() => socket.send(Buffer.from('x'), port, '127.0.0.1'), 50);
   try {
     for await (const chunk of live.chunks()) {
       chunks++;
-      void chunk;
-      if (!acted) {
+      bytes += chunk.byteLength;
+      // the first chunk may be the 24-byte file header alone: act once a packet record is in
+      if (!acted && bytes > 24) {
         acted = true;
         await then(port);
       }
