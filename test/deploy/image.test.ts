@@ -3,11 +3,12 @@
  * (test/kit/image.ts: buildah, node as PID 1 of its own PID namespace, the image's user): the
  * version, the user and what the image holds; `analyze` of a shared capture gives tshark's totals;
  * `engine` as PID 1 writes its final snapshot and exits within 10 s of SIGTERM, also after its
- * NATS server is gone.
+ * NATS server is gone, and with leader election on and its ClickHouse server unreachable (the
+ * final snapshot then waits in the spool).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NatsConnection } from '../../src/bus/nats-connection.js';
 import { PacketPublisher } from '../../src/bus/packet-publisher.js';
@@ -18,6 +19,7 @@ import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { ImageContainer, buildImage, imageSkip, runToEnd, REPO_ROOT } from '../kit/image.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { closedPort } from '../kit/ports.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 
 const skip = imageSkip();
@@ -100,6 +102,42 @@ describe('the container image', { skip }, () => {
       await store.start();
       const [totals] = await new QueryService(store).aggregateFlows({ taskName: 'per_five_tuple' });
       assert.equal(totals?.packets, published);
+    } finally {
+      engine.kill();
+    }
+  });
+
+  test('engine as PID 1 with leader election and a ClickHouse writer: SIGTERM with NATS gone and ClickHouse unreachable → the final snapshot waits in the spool, exit 0 within 10 s', { skip: natsSkip() }, async () => {
+    await using nats = await NatsServer.start();
+    await using refused = await closedPort();
+    await writeFile(
+      container.path('/tmp/clickhouse-down.yaml'),
+      `aggregator:
+  types: [exact]
+  exact:
+    writers:
+      - type: clickhouse
+        enabled: true
+        snapshot_interval: 60s
+        clickhouse: {host: 127.0.0.1, port: ${refused.port}, database: netspectra, username: default, password: "", spool_path: /var/lib/netspectra/spool}
+    tasks:
+      - {name: per_five_tuple, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol]}
+`,
+    );
+    const engine = container.spawn(['engine', '--config', '/tmp/clickhouse-down.yaml', '--nats', nats.url, '--engine-id', 'image-test', '--leader-election', '--no-store', '--no-metrics', '--no-alerts', '--workers', '1']);
+    try {
+      await engine.waitFor(/image-test is now the leader/);
+      await engine.waitFor(/started: batch on/);
+      await nats.stop(true);
+      const pid = await engine.initPid();
+      const signalled = performance.now();
+      process.kill(pid, 'SIGTERM');
+      const code = await engine.exited;
+      const seconds = (performance.now() - signalled) / 1000;
+      assert.equal(code, 0, engine.stderr);
+      assert.ok(seconds < 10, `stopped in ${seconds.toFixed(1)} s`);
+      assert.match(engine.stderr, /snapshot\(s\) for clickhouse:\S+ \(spool \/var\/lib\/netspectra\/spool\/image-test\) are waiting in the spool/);
+      assert.ok((await readdir(container.path('/var/lib/netspectra/spool/image-test'))).length > 0, 'the spooled snapshots are on disk');
     } finally {
       engine.kill();
     }
