@@ -7,16 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { LiveCapture, findTcpdump } from '../../src/capture/live-capture.js';
+import { LiveCapture } from '../../src/capture/live-capture.js';
 import { isNetSpectraError } from '../../src/model/errors.js';
-
-function liveSkip(): string | false {
-  if (findTcpdump() === undefined) {
-    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
-    return 'tcpdump is not installed (apt-get install tcpdump)';
-  }
-  return process.getuid?.() === 0 ? false : 'live capture needs root (or tcpdump with cap_net_raw)';
-}
+import { liveCaptureSkip } from '../kit/live-capture.js';
 
 /** Read until the first packet arrives (past the pcap file header; datagrams are sent meanwhile), then call `then`, then read to the end. */
 async function captureThen(then: (port: number) => void | Promise<void>, capture: (port: number) => LiveCapture): Promise<{ chunks: number; error: unknown }> {
@@ -49,7 +42,7 @@ async function captureThen(then: (port: number) => void | Promise<void>, capture
   return { chunks, error };
 }
 
-test('tcpdump killed while capturing: the capture ends with NS_ERR_CAPTURE_LIVE naming the signal', { skip: liveSkip() }, async () => {
+test('tcpdump killed while capturing: the capture ends with NS_ERR_CAPTURE_LIVE naming the signal', { skip: liveCaptureSkip() }, async () => {
   const { chunks, error } = await captureThen(
     (port) => {
       execFileSync('pkill', ['-KILL', '-f', `tcpdump -i lo .*dst port ${port}$`]);
@@ -60,7 +53,7 @@ test('tcpdump killed while capturing: the capture ends with NS_ERR_CAPTURE_LIVE 
   assert.ok(isNetSpectraError(error) && error.code === 'NS_ERR_CAPTURE_LIVE' && /SIGKILL/.test(error.message), String(error));
 });
 
-test('stop() while capturing (with counters asked for every 100 ms) ends the capture cleanly, with the counters', { skip: liveSkip() }, async () => {
+test('stop() while capturing (with counters asked for every 100 ms) ends the capture cleanly, with the counters', { skip: liveCaptureSkip() }, async () => {
   let live: LiveCapture | undefined;
   const { chunks, error } = await captureThen(
     () => live!.stop(),

@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { LiveCapture, findTcpdump } from '../../src/capture/live-capture.js';
+import { LiveCapture } from '../../src/capture/live-capture.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { BatchPool } from '../../src/model/packet.js';
+import { liveCaptureSkip } from '../kit/live-capture.js';
 
-function liveSkip(): string | false {
-  if (findTcpdump() === undefined) {
-    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
-    return 'tcpdump is not installed (apt-get install tcpdump)';
-  }
-  if (process.getuid?.() !== 0) return 'live capture needs root (or tcpdump with cap_net_raw)';
-  return false;
-}
-
-const skip = liveSkip();
+const skip = liveCaptureSkip();
 
 test('live capture on loopback: every datagram sent while capturing is decoded with its ports and wire length', { skip }, async () => {
   // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.

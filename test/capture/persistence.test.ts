@@ -20,7 +20,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { PcapngWriter, ethernetFrame, ipv4Packet, ipv6Packet } from '../decode/capture-writer.js';
 import { asAsync, chunksOf, seededRandom } from '../decode/decode-helpers.js';
 import { createSocket } from 'node:dgram';
-import { findTcpdump } from '../../src/capture/live-capture.js';
+import { liveCaptureSkip } from '../kit/live-capture.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 
@@ -649,12 +649,7 @@ test('netspectra probe --persist: replaying a capture publishes it and writes a 
 function liveProbeSkip(): string | false {
   const nats = natsSkip();
   if (nats !== false) return nats;
-  if (findTcpdump() === undefined) {
-    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
-    return 'tcpdump is not installed (apt-get install tcpdump)';
-  }
-  if (process.getuid?.() !== 0) return 'live capture needs root (or tcpdump with cap_net_raw)';
-  return false;
+  return liveCaptureSkip();
 }
 
 /** Packets in the persisted pcap files now (a file being written counts up to its last complete record). */

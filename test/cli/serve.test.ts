@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ThriftQueryClient } from '../../src/api/thrift-query-client.js';
 import { int64ToBig } from '../../src/api/thrift-query-server.js';
-import { findTcpdump } from '../../src/capture/live-capture.js';
 import { serveConfig, servedStorePath } from '../../src/pipeline/serve-service.js';
 import { parseConfig } from '../../src/config/index.js';
 import { QueryService } from '../../src/query/query-service.js';
@@ -26,6 +25,7 @@ import { ThreadedWriter } from '../../src/store/threaded-writer.js';
 import { AggregationRequest, FlowFilter, FlowListRequest, HealthCheckRequest } from '../../src/wire/gen/netspectra_types.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 import { FIVE_TUPLE, exactSnapshot } from '../kit/snapshots.js';
+import { liveCaptureSkip } from '../kit/live-capture.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const shared = sharedPcaps();
@@ -388,16 +388,7 @@ aggregator:
   }
 });
 
-function liveSkip(): string | false {
-  if (findTcpdump() === undefined) {
-    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
-    return 'tcpdump is not installed (apt-get install tcpdump)';
-  }
-  if (process.getuid?.() !== 0) return 'live capture needs root (or tcpdump with cap_net_raw)';
-  return false;
-}
-
-test('serve --iface lo: datagrams sent over loopback are counted and queryable while serve runs, and stored at SIGTERM', { skip: liveSkip() }, async () => {
+test('serve --iface lo: datagrams sent over loopback are counted and queryable while serve runs, and stored at SIGTERM', { skip: liveCaptureSkip() }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ns-serve-live-'));
   // The datagrams' destination: a port bound here, so no other test's traffic passes the filter.
   const receiver = createSocket('udp4');
@@ -458,7 +449,7 @@ test('serve --iface lo: datagrams sent over loopback are counted and queryable w
   }
 });
 
-test('serve --iface on an interface that does not exist: exit 1 with NS_ERR_CAPTURE_LIVE and tcpdump\'s reason, no stack', { skip: liveSkip() }, async () => {
+test('serve --iface on an interface that does not exist: exit 1 with NS_ERR_CAPTURE_LIVE and tcpdump\'s reason, no stack', { skip: liveCaptureSkip() }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ns-serve-noif-'));
   try {
     const result = await run(['serve', '--iface', 'no-such-if0', '--store', join(dir, 'x.duckdb'), '--rpc-listen', '127.0.0.1:0', '--no-http', '--no-metrics']);

@@ -18,13 +18,13 @@ import { NatsPacketSource, type NatsSource } from '../../src/bus/nats-packet-sou
 import { PacketPublisher } from '../../src/bus/packet-publisher.js';
 import { PartitionOwnership } from '../../src/bus/partition-ownership.js';
 import { CaptureFileSource, LiveCaptureSource } from '../../src/capture/capture-sources.js';
-import { findTcpdump } from '../../src/capture/live-capture.js';
 import { CaptureDecoder } from '../../src/decode/index.js';
 import { isNetSpectraError } from '../../src/model/errors.js';
 import { BatchPool, type PacketBatch } from '../../src/model/packet.js';
 import type { PacketSource } from '../../src/model/ports.js';
 import { ethernetFrame, ipv4Packet, pcapFile } from '../decode/capture-writer.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { liveCaptureSkip } from '../kit/live-capture.js';
 
 /** A source under test, with how to feed it the numbered packets and what identifies a packet. */
 interface Opened {
@@ -125,14 +125,6 @@ async function publishNumbered(connection: NatsConnection, subject: string, coun
 const owner = PartitionOwnership.roundRobin(1, 1, 0);
 let subjects = 0;
 
-function liveSkip(): string | false {
-  if (findTcpdump() === undefined) {
-    if (process.env.CI) throw new Error('tcpdump is not installed, and CI must run the live-capture tests (apt-get install tcpdump)');
-    return 'tcpdump is not installed (apt-get install tcpdump)';
-  }
-  return process.getuid?.() === 0 ? false : 'live capture needs root (or tcpdump with cap_net_raw)';
-}
-
 const implementations: Implementation[] = [
   {
     name: 'capture files',
@@ -171,7 +163,7 @@ const implementations: Implementation[] = [
   },
   {
     name: 'live capture',
-    skip: liveSkip(),
+    skip: liveCaptureSkip(),
     count: 100,
     async open(count) {
       const socket = createSocket('udp4');
