@@ -10,19 +10,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NatsConnection } from '../../src/bus/nats-connection.js';
-import { PacketPublisher } from '../../src/bus/packet-publisher.js';
-import { CaptureFileSource } from '../../src/capture/capture-sources.js';
-import { BatchPool } from '../../src/model/packet.js';
 import type { ReportJson } from '../../src/pipeline/analysis-report.js';
 import { QueryService } from '../../src/query/query-service.js';
 import { DuckDbQueryStore } from '../../src/store/duckdb-query.js';
 import { ImageContainer, buildImage, imageSkip, runToEnd, REPO_ROOT } from '../kit/image.js';
 import { NatsServer, natsSkip } from '../kit/nats-server.js';
+import { parseMetrics, replayCapture, waitFor } from '../cli/engine-kit.js';
 import { closedPort } from '../kit/ports.js';
 import { sharedPcaps } from '../kit/shared-pcaps.js';
 
 const skip = imageSkip();
+/** What a runtime gives PID 1 between SIGTERM and SIGKILL in these tests (Docker's default is 10 s, Kubernetes' 30 s). */
+const STOP_GRACE_MS = 10_000;
 const shared = sharedPcaps();
 
 interface Truth {
@@ -69,34 +68,18 @@ describe('the container image', { skip }, () => {
 
   test('engine as PID 1: SIGTERM after its NATS server has gone → final snapshot written, exit 0 within 10 s', { skip: natsSkip() || shared.skip }, async () => {
     await using nats = await NatsServer.start();
-    const engine = container.spawn(['engine', '--nats', nats.url, '--store', '/var/lib/netspectra/engine.duckdb', '--no-metrics', '--no-alerts', '--workers', '1']);
+    const engine = container.spawn(['engine', '--nats', nats.url, '--store', '/var/lib/netspectra/engine.duckdb', '--metrics-listen', '127.0.0.1:0', '--no-alerts', '--workers', '1']);
     try {
       await engine.waitFor(/started: batch on/);
-      // the probe's publishing path from the host: every packet of a shared capture
-      const connection = new NatsConnection({ url: nats.url, name: 'image-test' });
-      await connection.start();
-      const publisher = new PacketPublisher(connection, { subject: 'gons.packets.raw', format: 'packet-batch', partitions: 16 });
-      const pool = new BatchPool();
-      const source = new CaptureFileSource({ files: [join(shared.dir, 'example.pcap')] });
-      await source.start({ pool, tick: async () => undefined });
-      for await (const batch of source.batches()) {
-        publisher.publish(batch);
-        pool.release(batch);
-      }
-      publisher.flush();
-      await connection.flush();
-      await connection.stop();
-      const published = publisher.stats.packets;
-      // give the engine the messages, then take its server away
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(engine.stderr)?.[1];
+      assert.ok(metricsUrl !== undefined, engine.stderr);
+      const published = await replayCapture(nats.url, join(shared.dir, 'example.pcap'), { subject: 'gons.packets.raw', format: 'packet-batch', partitions: 16 });
+      // every packet in the engine, then its server is taken away
+      const accepted = async (): Promise<number> => parseMetrics(await (await fetch(metricsUrl)).text()).get('netspectra_engine_packets_accepted_total') ?? 0;
+      await waitFor(async () => (await accepted()) === published, 60_000, 'every published packet counted by the engine');
       await nats.stop(true);
-      const pid = await engine.initPid();
-      const signalled = performance.now();
-      process.kill(pid, 'SIGTERM');
-      const code = await engine.exited;
-      const seconds = (performance.now() - signalled) / 1000;
-      assert.equal(code, 0, engine.stderr);
-      assert.ok(seconds < 10, `stopped in ${seconds.toFixed(1)} s`);
+      const stopped = await engine.stop(STOP_GRACE_MS);
+      assert.deepEqual(stopped, { code: 0, killed: false }, engine.stderr);
       assert.match(engine.stderr, /final snapshot written/);
       await using store = new DuckDbQueryStore({ path: container.path('/var/lib/netspectra/engine.duckdb') });
       await store.start();
@@ -129,13 +112,8 @@ describe('the container image', { skip }, () => {
       await engine.waitFor(/image-test is now the leader/);
       await engine.waitFor(/started: batch on/);
       await nats.stop(true);
-      const pid = await engine.initPid();
-      const signalled = performance.now();
-      process.kill(pid, 'SIGTERM');
-      const code = await engine.exited;
-      const seconds = (performance.now() - signalled) / 1000;
-      assert.equal(code, 0, engine.stderr);
-      assert.ok(seconds < 10, `stopped in ${seconds.toFixed(1)} s`);
+      const stopped = await engine.stop(STOP_GRACE_MS);
+      assert.deepEqual(stopped, { code: 0, killed: false }, engine.stderr);
       assert.match(engine.stderr, /snapshot\(s\) for clickhouse:\S+ \(spool \/var\/lib\/netspectra\/spool\/image-test\) are waiting in the spool/);
       assert.ok((await readdir(container.path('/var/lib/netspectra/spool/image-test'))).length > 0, 'the spooled snapshots are on disk');
     } finally {

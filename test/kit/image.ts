@@ -169,6 +169,22 @@ export class ContainerProcess {
     throw new Error('the container has no PID 1');
   }
 
+  /**
+   * Stop it as `docker stop` does: SIGTERM to PID 1, then, after `graceMs`, SIGKILL. `killed`
+   * says whether the grace period ran out.
+   */
+  async stop(graceMs: number): Promise<{ code: number | null; killed: boolean }> {
+    process.kill(await this.initPid(), 'SIGTERM');
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      this.kill();
+    }, graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return { code, killed };
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
