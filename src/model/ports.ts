@@ -164,8 +164,6 @@ export interface PacketSource extends AsyncDisposable {
   /** Safe to call more than once, and before `start()`. */
   stop(): Promise<void>;
   readonly stats: PacketSourceStats;
-  /** Reasons the source makes its process not ready (e.g. NATS disconnected); empty when fine. */
-  healthReasons?(): string[];
   /** The source's own metric families. */
   addMetrics?(text: PrometheusText): void;
 }

@@ -94,8 +94,7 @@ export async function runAnalysis(options: AnalysisOptions): Promise<AnalysisRes
   // An unreadable file is reported like a damaged one (the other files are still analysed); a
   // failure of the engine or the final snapshot ends the analysis.
   if (result.failure !== undefined) throw result.failure;
-  // the final snapshot counts as the last period's end, not as a snapshot taken while reading
-  const files = source.results.map((r) => ({ path: r.path, stats: r.stats, error: r.error }));
+  const files = [...source.results];
   const totals = emptyDecodeStats();
   for (const file of files) mergeDecodeStats(totals, file.stats);
   return {

@@ -223,7 +223,6 @@ export class Pipeline extends EventEmitter<PipelineEvents> implements AsyncDispo
   healthReasons(stopping: boolean): string[] {
     const reasons: string[] = [];
     if (this.#failure !== undefined) reasons.push(`failed: ${this.#failure.message}`);
-    reasons.push(...(this.source.healthReasons?.() ?? []));
     reasons.push(...writerHealthReasons(this.#writers, stopping || this.#stopping !== undefined));
     return reasons;
   }
